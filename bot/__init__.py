@@ -1,0 +1,1 @@
+"""The fly-agents application: fleet service, pairing flow, alerts and the Telegram layer."""
