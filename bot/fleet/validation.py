@@ -1,0 +1,222 @@
+"""Strict validation of every value that can reach a machine, Fly or the database.
+
+Each check returns the normalised value or raises `InvalidInput` with a message that
+can be shown to an admin as is. Nothing here talks to Fly, Telegram or the store, and
+no message ever repeats a value that could be a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# OpenClaw's pairing alphabet: upper case, no 0 O 1 I.
+PAIRING_CODE_RE = re.compile(r"[A-HJ-NP-Z2-9]{8}")
+PROVIDER_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+SKILL_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+ENTITY_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+REGION_RE = re.compile(r"[a-z]{3}")
+SECRET_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+TELEGRAM_BOT_TOKEN_RE = re.compile(r"[0-9]{3,15}:[A-Za-z0-9_-]{30,100}")
+VM_SIZE_RE = re.compile(r"(shared|performance)-cpu-([1-9][0-9]?)x")
+# A folder on the machine; only plain path characters, so it can sit in a fixed script.
+MACHINE_DIR_RE = re.compile(r"/(?:[A-Za-z0-9._-]+/?)*")
+HOSTNAME_RE = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+MAX_SKILLS = 50
+FORBIDDEN_MODEL = "gpt5mini"
+
+
+class InvalidInput(ValueError):
+    """A value was refused; `str(exc)` is a polite, safe explanation."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class InvalidInputs(InvalidInput):
+    """Several values were refused at once; every problem is listed."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+def _require_ascii(value: str, what: str) -> None:
+    # Upper-casing non-ASCII text can manufacture ASCII (e.g. "ß" -> "SS"), and
+    # look-alike letters must never pass as the real ones.
+    if not value.isascii():
+        raise InvalidInput(f"{what} may only contain plain ASCII characters.")
+
+
+def pairing_code(raw: str) -> str:
+    """Normalise what a user typed into an OpenClaw pairing code, or refuse it."""
+    if len(raw) > 64:
+        raise InvalidInput("That is not a pairing code: a code has exactly 8 characters.")
+    value = raw.strip()
+    _require_ascii(value, "A pairing code")
+    value = value.upper()
+    if not PAIRING_CODE_RE.fullmatch(value):
+        raise InvalidInput(
+            "That is not a valid pairing code: a code has exactly 8 characters "
+            "from A-Z and 2-9 (no 0, O, 1 or I)."
+        )
+    return value
+
+
+def is_forbidden_model(model_id: str) -> bool:
+    """True for gpt-5-mini in any spelling, with or without a provider prefix."""
+    last = model_id.strip().rsplit("/", 1)[-1].lower()
+    squashed = re.sub(r"[^a-z0-9]", "", last)
+    return squashed.startswith(FORBIDDEN_MODEL)
+
+
+def model_id(raw: str) -> str:
+    """A model id in `provider/model` form; gpt-5-mini is refused in any spelling."""
+    if len(raw) > 200:
+        raise InvalidInput("A model id is at most 200 characters.")
+    value = raw.strip()
+    _require_ascii(value, "A model id")
+    if is_forbidden_model(value):
+        raise InvalidInput("The model gpt-5-mini must not be used; choose another model.")
+    provider, sep, name = value.partition("/")
+    if not sep or not PROVIDER_RE.fullmatch(provider):
+        raise InvalidInput(
+            "A model id must look like provider/model, e.g. moonshotai/kimi-k2.5 "
+            "(lower-case provider, then a slash)."
+        )
+    segments = name.split("/")
+    if not all(MODEL_NAME_RE.fullmatch(segment) for segment in segments):
+        raise InvalidInput(
+            "A model name may contain letters, digits and . _ : - (and / between parts)."
+        )
+    return value
+
+
+def skill_name(raw: str) -> str:
+    value = raw.strip()
+    _require_ascii(value, "A skill name")
+    if not SKILL_RE.fullmatch(value):
+        raise InvalidInput(
+            "A skill name is 1-64 characters of lower-case letters, digits, _ and -."
+        )
+    return value
+
+
+def skills(values: Iterable[str]) -> list[str]:
+    """A de-duplicated, order-preserving list of valid skill names."""
+    result: list[str] = []
+    for raw in values:
+        name = skill_name(raw)
+        if name not in result:
+            result.append(name)
+    if len(result) > MAX_SKILLS:
+        raise InvalidInput(f"At most {MAX_SKILLS} skills may be allowed.")
+    return result
+
+
+def skills_csv(raw: str) -> list[str]:
+    parts = [p for p in raw.split(",") if p.strip()]
+    return skills(parts)
+
+
+def allowed_skills_json(raw: str) -> list[str]:
+    """`ALLOWED_SKILLS_JSON`: a JSON array of skill names."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise InvalidInput(
+            'ALLOWED_SKILLS_JSON must be a JSON array, e.g. ["linkhub-bridge"].'
+        ) from None
+    if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+        raise InvalidInput("ALLOWED_SKILLS_JSON must be a JSON array of strings.")
+    return skills(parsed)
+
+
+def https_url(raw: str, what: str = "The bridge URL") -> str:
+    value = raw.strip()
+    _require_ascii(value, what)
+    if len(value) > 2048 or any(ch.isspace() for ch in value):
+        raise InvalidInput(f"{what} must be a single https URL without spaces.")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise InvalidInput(f"{what} is not a valid URL.") from None
+    if parts.scheme != "https":
+        raise InvalidInput(f"{what} must start with https://.")
+    if parts.username or parts.password:
+        raise InvalidInput(f"{what} must not contain a user name or password.")
+    host = parts.hostname or ""
+    if not HOSTNAME_RE.fullmatch(host):
+        raise InvalidInput(f"{what} must name a valid host.")
+    if port is not None and not 0 < port < 65536:
+        raise InvalidInput(f"{what} has an invalid port.")
+    return value
+
+
+def entity_id(raw: str, what: str) -> str:
+    """Tenant, user and similar ids: 1-64 of letters, digits, `_ . -`, starting alphanumeric."""
+    value = raw.strip()
+    _require_ascii(value, what)
+    if not ENTITY_ID_RE.fullmatch(value):
+        raise InvalidInput(
+            f"{what} must be 1-64 characters of letters, digits, _ . - "
+            "and start with a letter or digit."
+        )
+    return value
+
+
+def region(raw: str) -> str:
+    value = raw.strip().lower()
+    _require_ascii(value, "A region")
+    if not REGION_RE.fullmatch(value):
+        raise InvalidInput("A Fly region is a three-letter code such as iad or ams.")
+    return value
+
+
+def secret_name(raw: str) -> str:
+    value = raw.strip()
+    _require_ascii(value, "A secret name")
+    value = value.upper()
+    if not SECRET_NAME_RE.fullmatch(value):
+        raise InvalidInput(
+            "A secret name is 1-64 characters of A-Z, 0-9 and _, starting with a letter."
+        )
+    return value
+
+
+def telegram_bot_token(raw: str) -> str:
+    value = raw.strip()
+    if not value.isascii() or not TELEGRAM_BOT_TOKEN_RE.fullmatch(value):
+        # Never echo the value: it is meant to be a secret.
+        raise InvalidInput("TELEGRAM_BOT_TOKEN does not look like a Telegram bot token.")
+    return value
+
+
+def vm_size(raw: str) -> tuple[str, int]:
+    """`shared-cpu-1x` → ("shared", 1)."""
+    value = raw.strip().lower()
+    match = VM_SIZE_RE.fullmatch(value)
+    if not match:
+        raise InvalidInput("A VM size looks like shared-cpu-1x or performance-cpu-2x.")
+    return match.group(1), int(match.group(2))
+
+
+def machine_dir(raw: str) -> str:
+    value = raw.strip()
+    if not MACHINE_DIR_RE.fullmatch(value) or ".." in value.split("/"):
+        raise InvalidInput("The OpenClaw folder must be an absolute path of plain characters.")
+    return value.rstrip("/") or "/"
