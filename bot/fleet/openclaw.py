@@ -28,7 +28,6 @@ DEFAULT_MODEL_RE = re.compile(r"^Default model:\s*(\S+)\s*$")
 PLAIN_MODEL_RE = re.compile(r"^[^/\s]+/\S+$")
 REASON_RE = re.compile(r"^\[openclaw\]\s*Reason:\s*(.+)$")
 AGENT_MODEL_RE = re.compile(r"\[gateway\] agent model:\s*(\S+)")
-OWNER_ENTRY_RE = re.compile(r"telegram:[0-9]{1,15}")
 MAX_REASON = 400
 
 # Fixed words of each command; user values are only ever positional parameters.
@@ -76,7 +75,7 @@ def model_status(openclaw_dir: str) -> CliCommand:
 
 def set_owner_allow_from(openclaw_dir: str, owners: list[str]) -> CliCommand:
     for owner in owners:
-        if not OWNER_ENTRY_RE.fullmatch(owner):
+        if not validation.OWNER_ENTRY_RE.fullmatch(owner):
             raise validation.InvalidInput("Owners must be written telegram:<numeric id>.")
     return _command(
         openclaw_dir,

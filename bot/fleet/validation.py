@@ -24,6 +24,8 @@ SECRET_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 TELEGRAM_BOT_TOKEN_RE = re.compile(r"[0-9]{3,15}:[A-Za-z0-9_-]{30,100}")
 VM_SIZE_RE = re.compile(r"(shared|performance)-cpu-([1-9][0-9]?)x")
 # A folder on the machine; only plain path characters, so it can sit in a fixed script.
+OWNER_ENTRY_RE = re.compile(r"telegram:[0-9]{1,15}")
+FLY_APP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 MACHINE_DIR_RE = re.compile(r"/(?:[A-Za-z0-9._-]+/?)*")
 HOSTNAME_RE = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
@@ -220,3 +222,10 @@ def machine_dir(raw: str) -> str:
     if not MACHINE_DIR_RE.fullmatch(value) or ".." in value.split("/"):
         raise InvalidInput("The OpenClaw folder must be an absolute path of plain characters.")
     return value.rstrip("/") or "/"
+
+
+def fly_app_name(raw: str) -> str:
+    value = raw.strip()
+    if not value.isascii() or not FLY_APP_NAME_RE.fullmatch(value):
+        raise InvalidInput("A Fly app name is 2-63 characters of a-z, 0-9 and -.")
+    return value
