@@ -1,0 +1,58 @@
+"""Errors the fleet service raises: each carries a message fit to show an admin as is.
+
+Messages never contain secret values, tracebacks or raw API bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class FleetError(Exception):
+    """Base of every refusal or failure the service reports to its caller."""
+
+    def __init__(self, message: str, *, cleanup: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cleanup = tuple(cleanup)
+
+    def __str__(self) -> str:
+        if not self.cleanup:
+            return self.message
+        return f"{self.message} To clean up: {'; '.join(self.cleanup)}."
+
+
+class InvalidRequest(FleetError):
+    """Input was refused before anything was created; `problems` lists every reason."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class AgentNotFound(FleetError):
+    pass
+
+
+class AgentBusy(FleetError):
+    """Another operation holds the agent, or its state does not allow this one."""
+
+
+class NoSnapshot(FleetError):
+    pass
+
+
+class OperationFailed(FleetError):
+    """A multi-step operation stopped; the state it left is recorded and named."""
+
+
+class GatewayProblem(OperationFailed):
+    """The OpenClaw gateway did not come up; `kind` says why."""
+
+    def __init__(self, kind: str, message: str, *, cleanup: Sequence[str] = ()) -> None:
+        super().__init__(message, cleanup=cleanup)
+        self.kind = kind
+
+
+class ModelMismatch(OperationFailed):
+    pass

@@ -1,0 +1,401 @@
+"""Runs approved Telegram pairing codes on agents' machines: exactly once, one at a time.
+
+The flow of one request: gateway healthy? → claim it in the ledger (an atomic
+compare-and-set; whoever loses is told who won) → if an end user submitted the code, confirm
+with `pairing list telegram --json` that it is pending and was issued to that same Telegram
+user → `pairing approve telegram CODE` as an argv array with a bounded timeout → succeeded,
+failed (OpenClaw said no: unknown, expired or already used) or stuck (no answer: the outcome
+is unknown, nothing is retried, the machine is blocked until it is restarted and healthy).
+
+Recovery after a stuck command follows the seed's safe flow: restart the machine first, wait
+for a healthy gateway, then look (`pairing list`) before anything runs again: a code that is no
+longer pending was almost certainly applied; otherwise exactly one retry is allowed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from bot.fleet import openclaw, validation
+from bot.fleet.context import FleetContext
+from bot.fleet.errors import AgentBusy, FleetError
+from bot.fleet.gateway import current_health, wait_until_ready
+from bot.fleet.resolve import EffectiveConfig
+from flyclient import (
+    ExecOutcomeUnknownError,
+    FlyClient,
+    FlyConnectionError,
+    FlyError,
+    FlyTimeoutError,
+)
+from storage import new_executor_id
+from storage.models import (
+    Agent,
+    AgentStatus,
+    AlertSeverity,
+    AuditOutcome,
+    PairingRequest,
+    PairingSource,
+    PairingState,
+    StuckResolution,
+    SubmitResult,
+)
+
+log = logging.getLogger("bot.fleet.pairing")
+
+
+class PairingOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUSED = "refused"  # belongs to someone else, or not pending: nothing was approved
+    STUCK = "stuck"
+    ALREADY_HANDLED = "already_handled"
+    NOT_READY = "not_ready"  # gateway unhealthy: nothing ran, the request stays approved
+
+
+@dataclass(frozen=True)
+class PairingResult:
+    outcome: PairingOutcome
+    request: PairingRequest
+    message: str  # plain words, fit for the end user and the admin
+
+    @property
+    def done(self) -> bool:
+        return self.outcome in (
+            PairingOutcome.SUCCEEDED,
+            PairingOutcome.FAILED,
+            PairingOutcome.REFUSED,
+        )
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    resolution: StuckResolution | None
+    request: PairingRequest | None
+    message: str
+
+
+def user_actor(telegram_user_id: int) -> str:
+    return f"user:{telegram_user_id}"
+
+
+def _telegram_id_of(actor: str) -> str | None:
+    kind, _, ident = actor.partition(":")
+    return ident if kind == "user" and ident.isdigit() else None
+
+
+class PairingExecutor:
+    def __init__(self, ctx: FleetContext, executor_id: str | None = None) -> None:
+        self.ctx = ctx
+        self.executor_id = executor_id or new_executor_id()
+
+    async def recover_after_restart(self) -> list[PairingRequest]:
+        """At start-up: requests left running by a previous process become stuck (+ alert)."""
+        return await self.ctx.store.pairing.recover_after_restart(self.executor_id)
+
+    # --- submission -----------------------------------------------------------------------
+
+    async def submit(
+        self, agent: Agent, raw_code: str, *, actor: str, source: PairingSource
+    ) -> SubmitResult:
+        code = validation.pairing_code(raw_code)
+        if agent.machine_id is None or agent.status is AgentStatus.DELETED:
+            raise AgentBusy(f"Agent {agent.id} has no machine yet, so it cannot be paired.")
+        async with self.ctx.store.transaction() as tx:
+            result = await self.ctx.store.pairing.submit(
+                machine_id=agent.machine_id,
+                agent_id=agent.id,
+                code=code,
+                submitted_by=actor,
+                source=source,
+                tx=tx,
+            )
+            if result.created and source is PairingSource.USER:
+                # The approval card for the ops chat is queued with the request itself,
+                # so a crash between the two cannot lose it.
+                await self.ctx.store.outbox.enqueue(
+                    "pairing_submitted",
+                    f"Pairing request {result.request.id}: user {actor} sent code {code} for "
+                    f"agent {agent.id} ({agent.tenant_id}/{agent.user_id}).",
+                    severity=AlertSeverity.INFO,
+                    dedupe_key=f"pairing_submitted:{result.request.id}",
+                    payload={
+                        "request_id": result.request.id,
+                        "agent_id": agent.id,
+                        "code": code,
+                        "submitted_by": actor,
+                    },
+                    tx=tx,
+                )
+        return result
+
+    # --- execution ------------------------------------------------------------------------
+
+    async def execute(self, request_id: str, *, actor: str) -> PairingResult:
+        ctx = self.ctx
+        request = await ctx.store.pairing.get(request_id)
+        if request.state is not PairingState.APPROVED:
+            return PairingResult(
+                PairingOutcome.ALREADY_HANDLED,
+                request,
+                _state_words(request),
+            )
+        agent = await ctx.store.agents.get(request.agent_id)
+        fly, config = await ctx.fly_for(agent)
+        health = await current_health(fly, request.machine_id)
+        if not health.healthy:
+            return PairingResult(
+                PairingOutcome.NOT_READY,
+                request,
+                f"The agent is not ready to pair right now ({health.reason}). Nothing was run; "
+                "try again once its gateway is healthy.",
+            )
+        claim = await ctx.store.pairing.claim_for_execution(request_id, executor=self.executor_id)
+        if not claim.won:
+            return PairingResult(PairingOutcome.ALREADY_HANDLED, claim.request, claim.explanation)
+        request = claim.request
+        owner_id = _telegram_id_of(request.submitted_by)
+        if request.source is PairingSource.USER and owner_id is not None:
+            refusal = await self._confirm_ownership(fly, config, request, owner_id)
+            if refusal is not None:
+                return refusal
+        return await self._approve(fly, config, request, actor=actor)
+
+    async def _confirm_ownership(
+        self, fly: FlyClient, config: EffectiveConfig, request: PairingRequest, owner_id: str
+    ) -> PairingResult | None:
+        ctx = self.ctx
+        command = openclaw.list_pairing(ctx.defaults.openclaw_dir)
+        try:
+            outcome = await ctx.run_cli(fly, request.machine_id, command, config=config)
+        except (ExecOutcomeUnknownError, FlyTimeoutError, FlyConnectionError) as error:
+            stuck = await ctx.store.pairing.mark_stuck(
+                request.id,
+                executor=self.executor_id,
+                detail=f"pairing list did not answer: {error.message}",
+            )
+            return PairingResult(
+                PairingOutcome.STUCK,
+                stuck,
+                "The agent did not answer. An operator has to restart it before pairing can go on.",
+            )
+        except FlyError as error:
+            failed = await ctx.store.pairing.mark_failed(
+                request.id,
+                executor=self.executor_id,
+                detail=f"pairing list failed: {error.message}",
+            )
+            return PairingResult(
+                PairingOutcome.FAILED, failed, "The agent could not be asked; nothing was approved."
+            )
+        listing = openclaw.parse_pairing_list(outcome.exit_code, outcome.stdout, outcome.stderr)
+        if not listing.ok:
+            failed = await ctx.store.pairing.mark_failed(
+                request.id,
+                executor=self.executor_id,
+                detail=f"pairing list failed: {listing.reason}",
+            )
+            return PairingResult(
+                PairingOutcome.FAILED,
+                failed,
+                "The agent could not list its pairing requests; nothing was approved.",
+            )
+        pending = listing.find(request.code)
+        if pending is None:
+            failed = await ctx.store.pairing.mark_failed(
+                request.id, executor=self.executor_id, detail="code not pending on the machine"
+            )
+            return PairingResult(
+                PairingOutcome.REFUSED,
+                failed,
+                "That code is not waiting on the agent: it is unknown, expired or already used. "
+                "Send the agent a message to get a fresh code.",
+            )
+        if pending.sender_id != owner_id:
+            failed = await ctx.store.pairing.mark_failed(
+                request.id,
+                executor=self.executor_id,
+                detail="code was issued to another Telegram user",
+            )
+            await ctx.alert(
+                "pairing_foreign_code",
+                f"Pairing request {request.id}: {request.submitted_by} submitted a code that the "
+                f"agent issued to telegram user {pending.sender_id}. It was refused, not approved.",
+                severity=AlertSeverity.WARNING,
+                payload={"request_id": request.id, "agent_id": request.agent_id},
+            )
+            return PairingResult(
+                PairingOutcome.REFUSED,
+                failed,
+                "That code was issued to a different Telegram account, so it was not approved.",
+            )
+        return None
+
+    async def _approve(
+        self, fly: FlyClient, config: EffectiveConfig, request: PairingRequest, *, actor: str
+    ) -> PairingResult:
+        ctx = self.ctx
+        command = openclaw.approve_pairing(ctx.defaults.openclaw_dir, request.code)
+        try:
+            outcome = await ctx.run_cli(fly, request.machine_id, command, config=config)
+        except (ExecOutcomeUnknownError, FlyTimeoutError, FlyConnectionError) as error:
+            stuck = await ctx.store.pairing.mark_stuck(
+                request.id,
+                executor=self.executor_id,
+                detail=f"approve did not answer: {error.message}",
+            )
+            await ctx.audit(
+                actor,
+                "pairing.execute",
+                request.id,
+                AuditOutcome.UNKNOWN,
+                {"machine_id": request.machine_id},
+            )
+            return PairingResult(
+                PairingOutcome.STUCK,
+                stuck,
+                "The pairing command did not answer in time, so its outcome is unknown. It will "
+                "not be retried blindly: restart the machine, then check again once it is healthy.",
+            )
+        except FlyError as error:
+            failed = await ctx.store.pairing.mark_failed(
+                request.id, executor=self.executor_id, detail=f"exec refused: {error.message}"
+            )
+            return PairingResult(
+                PairingOutcome.FAILED, failed, f"The command could not run: {error.message}"
+            )
+        parsed = openclaw.parse_approve(outcome.exit_code, outcome.stdout, outcome.stderr)
+        if parsed.outcome is openclaw.ApproveOutcome.APPROVED:
+            detail = (
+                f"approved telegram sender {parsed.sender_id}" if parsed.sender_id else "approved"
+            )
+            done = await ctx.store.pairing.mark_succeeded(
+                request.id, executor=self.executor_id, detail=detail
+            )
+            await self._check_owner(fly, config, request, parsed.owner_configured)
+            await ctx.audit(
+                actor,
+                "pairing.execute",
+                request.id,
+                AuditOutcome.OK,
+                {"machine_id": request.machine_id},
+            )
+            return PairingResult(
+                PairingOutcome.SUCCEEDED, done, "Paired: you can now talk to your agent."
+            )
+        if parsed.outcome is openclaw.ApproveOutcome.NOT_PENDING:
+            failed = await ctx.store.pairing.mark_failed(
+                request.id, executor=self.executor_id, detail=parsed.reason
+            )
+            await ctx.audit(
+                actor, "pairing.execute", request.id, AuditOutcome.FAILED, {"reason": "not pending"}
+            )
+            return PairingResult(
+                PairingOutcome.FAILED,
+                failed,
+                "OpenClaw found no pending request for that code: it is unknown, expired or "
+                "already used. Message the agent again to get a fresh code.",
+            )
+        failed = await ctx.store.pairing.mark_failed(
+            request.id, executor=self.executor_id, detail=parsed.reason
+        )
+        await ctx.audit(
+            actor, "pairing.execute", request.id, AuditOutcome.FAILED, {"reason": parsed.reason}
+        )
+        return PairingResult(PairingOutcome.FAILED, failed, f"OpenClaw refused: {parsed.reason}")
+
+    async def _check_owner(
+        self,
+        fly: FlyClient,
+        config: EffectiveConfig,
+        request: PairingRequest,
+        configured: str | None,
+    ) -> None:
+        """An approval must never silently create an owner the policy did not name."""
+        if configured is None:
+            return
+        policy = self.ctx.defaults.owner_entries
+        if policy is None or configured in policy:
+            return
+        await self.ctx.alert(
+            "owner_bootstrap",
+            f"Approving {request.id} made {configured} the command owner of machine "
+            f"{request.machine_id}, which the owner policy does not name. Resetting it.",
+            severity=AlertSeverity.CRITICAL,
+            payload={"machine_id": request.machine_id},
+        )
+        command = openclaw.set_owner_allow_from(self.ctx.defaults.openclaw_dir, list(policy))
+        try:
+            await self.ctx.run_cli(fly, request.machine_id, command, config=config)
+        except FlyError as error:
+            log.error("could not reset owners on %s: %s", request.machine_id, error)
+
+    # --- recovery -------------------------------------------------------------------------
+
+    async def recover_machine(self, agent: Agent, *, actor: str) -> RecoveryResult:
+        """After a restart: once the gateway is healthy, look before anything runs again."""
+        ctx = self.ctx
+        if agent.machine_id is None:
+            raise FleetError(f"Agent {agent.id} has no machine.")
+        stuck = await ctx.store.pairing.for_machine(agent.machine_id, states=[PairingState.STUCK])
+        if not stuck:
+            return RecoveryResult(None, None, "Nothing was stuck on this machine.")
+        fly, config = await ctx.fly_for(agent)
+        health = await current_health(fly, agent.machine_id)
+        if not health.healthy:
+            return RecoveryResult(
+                None,
+                stuck[0],
+                f"The gateway is not healthy yet ({health.reason}); no retry is offered.",
+            )
+        request = stuck[0]
+        outcome = await ctx.run_cli(
+            fly, agent.machine_id, openclaw.list_pairing(ctx.defaults.openclaw_dir), config=config
+        )
+        listing = openclaw.parse_pairing_list(outcome.exit_code, outcome.stdout, outcome.stderr)
+        if listing.ok and listing.find(request.code) is None:
+            recovered = await ctx.store.pairing.mark_machine_recovered(
+                agent.machine_id,
+                by=actor,
+                resolution=StuckResolution.APPLIED,
+                detail="code no longer pending after restart: it was applied",
+            )
+            return RecoveryResult(
+                StuckResolution.APPLIED,
+                recovered,
+                "The code is no longer pending, so the earlier command almost certainly "
+                "approved it.",
+            )
+        recovered = await ctx.store.pairing.mark_machine_recovered(
+            agent.machine_id, by=actor, resolution=StuckResolution.RETRY
+        )
+        return RecoveryResult(
+            StuckResolution.RETRY,
+            recovered,
+            "The gateway is healthy and the code is still pending: one retry is allowed.",
+        )
+
+    async def wait_healthy(self, fly: FlyClient, machine_id: str, since: datetime | None) -> None:
+        await wait_until_ready(
+            fly,
+            machine_id,
+            deadline_s=self.ctx.defaults.startup_timeout_s,
+            poll_s=self.ctx.defaults.timings.gateway_poll_s,
+            since=since or datetime.now(UTC),
+        )
+
+
+def _state_words(request: PairingRequest) -> str:
+    state = request.state
+    if state is PairingState.SUBMITTED:
+        return "This request has not been approved yet."
+    if state is PairingState.RUNNING:
+        return "This request is being run right now."
+    if state is PairingState.SUCCEEDED:
+        return "This request was already approved and paired."
+    if state is PairingState.STUCK:
+        return "This request is stuck; the machine must be restarted first."
+    return f"This request is already {state.value}."

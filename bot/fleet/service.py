@@ -1,0 +1,822 @@
+"""`FleetService`: every lifecycle function of the seed, as plain async methods.
+
+The Telegram layer, tests, a CLI and the benchmarks all drive the fleet through this class;
+it knows nothing of Telegram. Each seed function has a method of the same meaning
+(`provision_agent_machine`, `stop_agent_machine`, …, and the `…_with_stored_secrets`
+variants, which read the credentials from the vault instead of taking them in the call),
+plus `restart_agent_machine`, `set_model` and `verify_model`, which the seed's operational
+notes call for. Every mutating call records an audit entry; problems worth a human's time
+are queued for the ops chat.
+
+`actor` names who asked: `admin:<telegram id>`, `user:<telegram id>` or `system`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+
+from bot.fleet import machine_spec, openclaw, validation
+from bot.fleet.context import FleetContext, agent_key
+from bot.fleet.defaults import FleetDefaults
+from bot.fleet.errors import (
+    AgentBusy,
+    AgentNotFound,
+    FleetError,
+    InvalidRequest,
+    ModelMismatch,
+    OperationFailed,
+)
+from bot.fleet.fly_pool import FlyPool
+from bot.fleet.gateway import GatewayHealth, current_health, wait_until_ready
+from bot.fleet.pairing_executor import PairingExecutor, PairingResult, RecoveryResult
+from bot.fleet.progress import Progress, StepState
+from bot.fleet.provisioning import PROVISION_STEPS, RECREATE_STEPS, Provisioner, ProvisionResult
+from bot.fleet.resolve import AGENT_SECRET_KEYS, AgentOverrides, EffectiveConfig
+from flyclient import (
+    FlyError,
+    InsufficientCapacityError,
+    Machine,
+    NotFoundError,
+    PreconditionFailedError,
+    WaitTimeoutError,
+)
+from storage import Store
+from storage.errors import AgentAlreadyExistsError, StateTransitionError
+from storage.models import (
+    Agent,
+    AgentChanges,
+    AgentStatus,
+    AlertSeverity,
+    AuditOutcome,
+    OperationKind,
+    OperationStatus,
+    PairingSource,
+    SecretMeta,
+    SecretScope,
+    Snapshot,
+    SubmitResult,
+)
+
+log = logging.getLogger("bot.fleet.service")
+
+
+@dataclass(frozen=True)
+class ProvisionRequest:
+    tenant_id: str
+    user_id: str
+    model: str | None = None
+    allowed_skills: Sequence[str] | None = None
+    region: str | None = None
+    secrets: Mapping[str, str | SecretStr] | None = None
+    telegram_user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """An agent's record, its live Fly state and where its configuration came from."""
+
+    agent: Agent
+    machine: Machine | None
+    machine_error: str | None
+    config_sources: Mapping[str, str]
+    owner_policy: str
+
+
+def _plain(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+class FleetService:
+    def __init__(self, store: Store, pool: FlyPool, defaults: FleetDefaults) -> None:
+        self.ctx = FleetContext(store=store, pool=pool, defaults=defaults)
+        self.store = store
+        self.defaults = defaults
+        self.provisioner = Provisioner(self.ctx)
+        self.pairing = PairingExecutor(self.ctx)
+        self._agent_locks: dict[str, asyncio.Lock] = {}
+
+    async def start(self) -> None:
+        """Call once at start-up: requests left running by a dead process become stuck."""
+        await self.pairing.recover_after_restart()
+
+    async def aclose(self) -> None:
+        await self.ctx.pool.aclose()
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._agent_locks.setdefault(key, asyncio.Lock())
+
+    async def find_agent(self, ref: str) -> Agent:
+        return await self.ctx.find_agent(ref)
+
+    # --- validation ---------------------------------------------------------------------------
+
+    def _validate_request(
+        self, request: ProvisionRequest
+    ) -> tuple[str, str, AgentOverrides, dict[str, str]]:
+        problems: list[str] = []
+        tenant = user = ""
+        overrides = AgentOverrides()
+        try:
+            tenant = validation.entity_id(request.tenant_id, "TENANT_ID")
+        except validation.InvalidInput as error:
+            problems.append(str(error))
+        try:
+            user = validation.entity_id(request.user_id, "USER_ID")
+        except validation.InvalidInput as error:
+            problems.append(str(error))
+        model = skills = region = None
+        if request.model is not None:
+            try:
+                model = validation.model_id(request.model)
+            except validation.InvalidInput as error:
+                problems.append(f"LLM_MODEL: {error}")
+        if request.allowed_skills is not None:
+            try:
+                skills = tuple(validation.skills(request.allowed_skills))
+            except validation.InvalidInput as error:
+                problems.append(f"ALLOWED_SKILLS_JSON: {error}")
+        if request.region is not None:
+            try:
+                region = validation.region(request.region)
+            except validation.InvalidInput as error:
+                problems.append(str(error))
+        secrets: dict[str, str] = {}
+        for raw_name, raw_value in (request.secrets or {}).items():
+            try:
+                name = validation.secret_name(raw_name)
+            except validation.InvalidInput as error:
+                problems.append(str(error))
+                continue
+            if name not in AGENT_SECRET_KEYS:
+                problems.append(
+                    f"{name}: not a secret an agent uses ({', '.join(AGENT_SECRET_KEYS)})"
+                )
+                continue
+            value = _plain(raw_value).strip()
+            if not value:
+                problems.append(f"{name}: is empty")
+                continue
+            if name == "TELEGRAM_BOT_TOKEN":
+                try:
+                    validation.telegram_bot_token(value)
+                except validation.InvalidInput as error:
+                    problems.append(str(error))
+                    continue
+            secrets[name] = value
+        if problems:
+            raise InvalidRequest(problems)
+        overrides = AgentOverrides(model=model, allowed_skills=skills, region=region)
+        return tenant, user, overrides, secrets
+
+    def _check_config(self, config: EffectiveConfig) -> None:
+        problems = [f"{name}: is required but not set" for name in config.missing_runtime_values()]
+        try:
+            validation.model_id(config.model)
+        except validation.InvalidInput as error:
+            problems.append(f"LLM_MODEL: {error}")
+        if config.bridge_url:
+            try:
+                validation.https_url(config.bridge_url)
+            except validation.InvalidInput as error:
+                problems.append(f"AGENT_BRIDGE_URL: {error}")
+        token = config.secrets.get("TELEGRAM_BOT_TOKEN")
+        if token is not None:
+            try:
+                validation.telegram_bot_token(token.get_secret_value())
+            except validation.InvalidInput as error:
+                problems.append(str(error))
+        if problems:
+            raise InvalidRequest(problems)
+
+    # --- provision ----------------------------------------------------------------------------
+
+    async def provision_agent_machine(
+        self, request: ProvisionRequest, *, actor: str, progress: Progress | None = None
+    ) -> ProvisionResult:
+        """Provision with secrets given in the call (stored in the vault for later steps)."""
+        return await self._provision(request, actor=actor, progress=progress)
+
+    async def provision_agent_machine_with_stored_secrets(
+        self,
+        tenant_id: str,
+        user_id: str,
+        *,
+        actor: str,
+        model: str | None = None,
+        allowed_skills: Sequence[str] | None = None,
+        region: str | None = None,
+        progress: Progress | None = None,
+    ) -> ProvisionResult:
+        request = ProvisionRequest(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            model=model,
+            allowed_skills=allowed_skills,
+            region=region,
+        )
+        return await self._provision(request, actor=actor, progress=progress)
+
+    async def _provision(
+        self, request: ProvisionRequest, *, actor: str, progress: Progress | None
+    ) -> ProvisionResult:
+        tenant, user, overrides, call_secrets = self._validate_request(request)
+        progress = progress or Progress.silent("provision", PROVISION_STEPS)
+        async with self._lock(agent_key(tenant, user)):
+            existing = await self.store.agents.get_live(tenant, user)
+            if existing is not None:
+                operation = await self.store.journal.get_by_key(f"provision:{existing.id}")
+                if operation is None or operation.status is not OperationStatus.RUNNING:
+                    raise AgentBusy(
+                        f"{tenant}/{user} already has agent {existing.id} "
+                        f"({existing.status.value})."
+                    )
+                return await self._resume_provision(existing, actor=actor, progress=progress)
+
+            staged = await self.store.secrets.get_all(SecretScope.staged(tenant, user))
+            agent_secrets = {**staged, **{k: SecretStr(v) for k, v in call_secrets.items()}}
+            config = await self.ctx.effective_config(
+                tenant,
+                overrides=overrides,
+                agent_secrets=agent_secrets,
+                generate_gateway_token=True,
+            )
+            self._check_config(config)
+            try:
+                agent = await self.store.agents.create(
+                    tenant_id=tenant,
+                    user_id=user,
+                    actor=actor,
+                    fly_app=config.fly_app,
+                    region=config.region,
+                    image=config.image,
+                    model=config.model,
+                    memory_mb=config.memory_mb,
+                    allowed_skills=config.allowed_skills,
+                    telegram_user_id=request.telegram_user_id,
+                )
+            except AgentAlreadyExistsError as error:
+                raise AgentBusy(f"{tenant}/{user} already has a live agent.") from error
+            own = {name: config.secrets[name] for name in (*call_secrets, *config.generated)}
+            own.update(staged)
+            own.update({k: SecretStr(v) for k, v in call_secrets.items()})
+            if own:
+                await self.store.secrets.upsert(SecretScope.agent(agent.id), own, actor=actor)
+            if staged:
+                await self.store.secrets.clear(SecretScope.staged(tenant, user), actor=actor)
+            begin = await self.store.journal.begin(
+                OperationKind.PROVISION,
+                f"provision:{agent.id}",
+                params={
+                    "volume_name": machine_spec.volume_name(user),
+                    "tenant_id": tenant,
+                    "user_id": user,
+                },
+                agent_id=agent.id,
+            )
+            return await self.provisioner.run(
+                agent, begin.operation, config, actor=actor, progress=progress, resumed=False
+            )
+
+    async def _resume_provision(
+        self, agent: Agent, *, actor: str, progress: Progress
+    ) -> ProvisionResult:
+        operation = await self.store.journal.get_by_key(f"provision:{agent.id}")
+        if operation is None:
+            raise AgentBusy(f"Agent {agent.id} has no provisioning to resume.")
+        config = await self.ctx.config_for(agent)
+        self._check_config(config)
+        return await self.provisioner.run(
+            agent, operation, config, actor=actor, progress=progress, resumed=True
+        )
+
+    async def resume_unfinished(self, *, actor: str = "system") -> list[str]:
+        """After a crash: resume every provisioning the journal shows unfinished."""
+        resumed = []
+        for operation in await self.store.journal.unfinished(kind=OperationKind.PROVISION):
+            if operation.agent_id is None:
+                continue
+            agent = await self.store.agents.find(operation.agent_id)
+            if agent is None or agent.deleted_at is not None:
+                continue
+            try:
+                async with self._lock(agent_key(agent.tenant_id, agent.user_id)):
+                    await self._resume_provision(
+                        agent, actor=actor, progress=Progress.silent("provision", PROVISION_STEPS)
+                    )
+                resumed.append(agent.id)
+            except FleetError as error:
+                log.warning("resuming provisioning of %s failed: %s", agent.id, error)
+        return resumed
+
+    # --- recreate -----------------------------------------------------------------------------
+
+    async def recreate_agent_from_latest_snapshot(
+        self,
+        ref: str,
+        *,
+        actor: str,
+        secrets: Mapping[str, str | SecretStr] | None = None,
+        progress: Progress | None = None,
+    ) -> ProvisionResult:
+        agent = await self.find_agent(ref)
+        if secrets:
+            await self.upsert_agent_secrets(agent.id, secrets, actor=actor)
+        return await self.recreate_agent_from_latest_snapshot_with_stored_secrets(
+            agent.id, actor=actor, progress=progress
+        )
+
+    async def recreate_agent_from_latest_snapshot_with_stored_secrets(
+        self, ref: str, *, actor: str, progress: Progress | None = None
+    ) -> ProvisionResult:
+        agent = await self.find_agent(ref)
+        progress = progress or Progress.silent("recreate", RECREATE_STEPS)
+        async with self._lock(agent_key(agent.tenant_id, agent.user_id)):
+            agent = await self.store.agents.get(agent.id)
+            return await self.provisioner.recreate(agent, actor=actor, progress=progress)
+
+    # --- start / stop / restart ---------------------------------------------------------------
+
+    async def start_agent_machine(
+        self, ref: str, *, actor: str, progress: Progress | None = None
+    ) -> Agent:
+        agent = await self.find_agent(ref)
+        machine_id = self._machine_of(agent)
+        fly, _ = await self.ctx.fly_for(agent)
+        progress = progress or Progress.silent("wake", ("start", "gateway"))
+        since = datetime.now(UTC)
+        await progress.step("start", StepState.RUNNING)
+        try:
+            await fly.start(machine_id)
+            await fly.wait_for_state(machine_id, "started", self.defaults.timings.start_deadline_s)
+        except PreconditionFailedError as error:
+            await progress.step("start", StepState.FAILED, error.message)
+            await self._capacity_alert(agent, error)
+            await self.ctx.audit(
+                actor, "agent.start", agent.id, AuditOutcome.FAILED, {"error": error.message}
+            )
+            raise OperationFailed(
+                f"Fly refused to start machine {machine_id}: {error.message}",
+                cleanup=(
+                    "if the host is full, /snapshot then /recreate moves the agent to a new volume",
+                ),
+            ) from error
+        except FlyError as error:
+            await progress.step("start", StepState.FAILED, error.message)
+            await self.ctx.audit(
+                actor, "agent.start", agent.id, AuditOutcome.FAILED, {"error": error.message}
+            )
+            raise OperationFailed(
+                f"Starting machine {machine_id} failed: {error.message}"
+            ) from error
+        await progress.step("start", StepState.DONE)
+        await progress.step("gateway", StepState.RUNNING)
+        await wait_until_ready(
+            fly,
+            machine_id,
+            deadline_s=self.defaults.startup_timeout_s,
+            poll_s=self.defaults.timings.gateway_poll_s,
+            since=since,
+        )
+        await progress.step("gateway", StepState.DONE)
+        agent = await self.store.agents.set_status(
+            agent.id, AgentStatus.RUNNING, actor=actor, reason="started"
+        )
+        await self.ctx.audit(
+            actor, "agent.start", agent.id, AuditOutcome.OK, {"machine_id": machine_id}
+        )
+        return agent
+
+    async def start_agent_machine_with_stored_secrets(self, ref: str, *, actor: str) -> Agent:
+        return await self.start_agent_machine(ref, actor=actor)
+
+    async def stop_agent_machine(self, ref: str, *, actor: str) -> Agent:
+        agent = await self.find_agent(ref)
+        machine_id = self._machine_of(agent)
+        fly, _ = await self.ctx.fly_for(agent)
+        # The status changes first so the monitor reads the stop as intended.
+        agent = await self.store.agents.set_status(
+            agent.id, AgentStatus.STOPPED, actor=actor, reason="stop requested"
+        )
+        try:
+            await fly.stop(machine_id)
+            await fly.wait_for_state(machine_id, "stopped", self.defaults.timings.stop_deadline_s)
+        except FlyError as error:
+            await self.ctx.audit(
+                actor, "agent.stop", agent.id, AuditOutcome.FAILED, {"error": error.message}
+            )
+            raise OperationFailed(
+                f"Stopping machine {machine_id} failed: {error.message}"
+            ) from error
+        await self.ctx.audit(
+            actor, "agent.stop", agent.id, AuditOutcome.OK, {"machine_id": machine_id}
+        )
+        return agent
+
+    async def stop_agent_machine_with_stored_secrets(self, ref: str, *, actor: str) -> Agent:
+        return await self.stop_agent_machine(ref, actor=actor)
+
+    async def restart_agent_machine(
+        self, ref: str, *, actor: str, progress: Progress | None = None
+    ) -> tuple[Agent, RecoveryResult]:
+        """Restart, wait for a healthy gateway, then settle any stuck pairing (look first)."""
+        agent = await self.find_agent(ref)
+        machine_id = self._machine_of(agent)
+        fly, _ = await self.ctx.fly_for(agent)
+        progress = progress or Progress.silent("restart", ("restart", "gateway", "pairing"))
+        since = datetime.now(UTC)
+        await progress.step("restart", StepState.RUNNING)
+        try:
+            machine = await fly.get_machine(machine_id)
+            if machine.state == "started":
+                await fly.restart(machine_id)
+            else:
+                await fly.start(machine_id)
+            await fly.wait_for_state(machine_id, "started", self.defaults.timings.start_deadline_s)
+        except FlyError as error:
+            await progress.step("restart", StepState.FAILED, error.message)
+            await self.ctx.audit(
+                actor, "agent.restart", agent.id, AuditOutcome.FAILED, {"error": error.message}
+            )
+            raise OperationFailed(
+                f"Restarting machine {machine_id} failed: {error.message}"
+            ) from error
+        await progress.step("restart", StepState.DONE)
+        await progress.step("gateway", StepState.RUNNING)
+        await wait_until_ready(
+            fly,
+            machine_id,
+            deadline_s=self.defaults.startup_timeout_s,
+            poll_s=self.defaults.timings.gateway_poll_s,
+            since=since,
+        )
+        await progress.step("gateway", StepState.DONE)
+        await progress.step("pairing", StepState.RUNNING)
+        recovery = await self.pairing.recover_machine(agent, actor=actor)
+        await progress.step("pairing", StepState.DONE, recovery.message)
+        with contextlib.suppress(StateTransitionError):
+            agent = await self.store.agents.set_status(
+                agent.id, AgentStatus.RUNNING, actor=actor, reason="restarted"
+            )
+        await self.ctx.audit(
+            actor, "agent.restart", agent.id, AuditOutcome.OK, {"machine_id": machine_id}
+        )
+        return agent, recovery
+
+    # --- deprovision --------------------------------------------------------------------------
+
+    async def deprovision_agent_machine(self, ref: str, *, actor: str) -> list[str]:
+        """Force-destroy the machine, delete the volume, mark the agent deleted.
+
+        Returns what was removed; a machine or volume already gone counts as removed.
+        """
+        agent = await self.find_agent(ref)
+        fly, _ = await self.ctx.fly_for(agent)
+        begin = await self.store.journal.begin(
+            OperationKind.DEPROVISION,
+            f"deprovision:{agent.id}",
+            agent_id=agent.id,
+            params={"machine_id": agent.machine_id, "volume_id": agent.volume_id},
+        )
+        operation = begin.operation
+        with contextlib.suppress(StateTransitionError):
+            await self.store.agents.set_status(
+                agent.id, AgentStatus.DEPROVISIONING, actor=actor, reason="deprovision requested"
+            )
+        removed: list[str] = []
+        leftovers: list[str] = []
+        if agent.machine_id:
+            await self.store.journal.step_started(operation.id, "machine")
+            try:
+                await fly.destroy(agent.machine_id, force=True)
+                with contextlib.suppress(WaitTimeoutError, NotFoundError):
+                    await fly.wait_for_state(agent.machine_id, "destroyed", 30)
+                removed.append(f"machine {agent.machine_id}")
+            except NotFoundError:
+                removed.append(f"machine {agent.machine_id} (already gone)")
+            except FlyError as error:
+                leftovers.append(f"machine {agent.machine_id}: {error.message}")
+            await self.store.journal.step_done(operation.id, "machine")
+        if agent.volume_id and not leftovers:
+            await self.store.journal.step_started(operation.id, "volume")
+            deleted = await self.provisioner._delete_volume_when_free(fly, agent.volume_id)
+            if deleted:
+                removed.extend(deleted)
+            else:
+                leftovers.append(f"volume {agent.volume_id}: fly volumes destroy {agent.volume_id}")
+            await self.store.journal.step_done(operation.id, "volume")
+        if leftovers:
+            await self.store.journal.finish(
+                operation.id, OperationStatus.FAILED, error="; ".join(leftovers)
+            )
+            with contextlib.suppress(StateTransitionError):
+                await self.store.agents.set_status(
+                    agent.id, AgentStatus.ERROR, actor=actor, reason="deprovision incomplete"
+                )
+            await self.ctx.alert(
+                "deprovision_incomplete",
+                f"Deprovisioning {agent.id} left: {'; '.join(leftovers)}.",
+                severity=AlertSeverity.CRITICAL,
+                payload={"agent_id": agent.id},
+            )
+            await self.ctx.audit(
+                actor, "agent.deprovision", agent.id, AuditOutcome.FAILED, {"leftovers": leftovers}
+            )
+            raise OperationFailed(
+                f"Deprovisioning {agent.id} was incomplete. "
+                f"Removed: {', '.join(removed) or 'nothing'}.",
+                cleanup=leftovers,
+            )
+        await self.store.agents.update(
+            agent.id, AgentChanges(machine_id=None, volume_id=None), actor=actor
+        )
+        await self.store.agents.mark_deleted(agent.id, actor=actor, reason="deprovisioned")
+        await self.store.journal.finish(
+            operation.id, OperationStatus.SUCCEEDED, result={"removed": list(removed)}
+        )
+        await self.ctx.audit(
+            actor, "agent.deprovision", agent.id, AuditOutcome.OK, {"removed": removed}
+        )
+        return removed
+
+    async def deprovision_agent_machine_with_stored_secrets(
+        self, ref: str, *, actor: str
+    ) -> list[str]:
+        return await self.deprovision_agent_machine(ref, actor=actor)
+
+    # --- small operations ---------------------------------------------------------------------
+
+    async def touch_agent_activity(self, ref: str) -> None:
+        agent = await self.find_agent(ref)
+        await self.store.agents.touch_activity(agent.id)
+
+    async def create_agent_snapshot(self, ref: str, *, actor: str) -> Snapshot:
+        agent = await self.find_agent(ref)
+        if agent.volume_id is None:
+            raise FleetError(f"Agent {agent.id} has no volume to snapshot.")
+        fly, _ = await self.ctx.fly_for(agent)
+        try:
+            snapshot = await fly.create_snapshot(agent.volume_id)
+        except FlyError as error:
+            await self.ctx.audit(
+                actor, "agent.snapshot", agent.id, AuditOutcome.FAILED, {"error": error.message}
+            )
+            raise OperationFailed(
+                f"Snapshot of {agent.volume_id} failed: {error.message}"
+            ) from error
+        record = await self.store.snapshots.record(
+            agent_id=agent.id,
+            source_volume_id=agent.volume_id,
+            fly_snapshot_id=snapshot.id,
+            source_machine_id=agent.machine_id,
+            region=agent.region,
+            detail=f"fly status {snapshot.status}",
+        )
+        await self.ctx.audit(
+            actor, "agent.snapshot", agent.id, AuditOutcome.OK, {"snapshot_id": snapshot.id}
+        )
+        return record
+
+    async def create_agent_snapshot_with_stored_secrets(self, ref: str, *, actor: str) -> Snapshot:
+        return await self.create_agent_snapshot(ref, actor=actor)
+
+    async def list_agent_machines_by_tenant(self, tenant_id: str | None = None) -> list[Agent]:
+        if tenant_id is not None:
+            tenant_id = validation.entity_id(tenant_id, "The tenant id")
+        return await self.store.agents.live(tenant_id=tenant_id)
+
+    async def get_agent_machine(self, ref: str, *, live: bool = True) -> AgentView:
+        agent = await self.find_agent(ref)
+        config = await self.ctx.config_for(agent)
+        machine: Machine | None = None
+        machine_error: str | None = None
+        if live and agent.machine_id:
+            try:
+                machine = await self.ctx.fly_for_config(config).get_machine(agent.machine_id)
+            except FlyError as error:
+                machine_error = error.message
+            except FleetError as error:
+                machine_error = error.message
+        owners = self.defaults.owner_entries
+        policy = (
+            "user (OpenClaw's own)" if owners is None else ", ".join(owners) or "admins (none set)"
+        )
+        return AgentView(agent, machine, machine_error, dict(config.sources), policy)
+
+    async def gateway_health(self, ref: str) -> GatewayHealth:
+        agent = await self.find_agent(ref)
+        fly, _ = await self.ctx.fly_for(agent)
+        return await current_health(fly, self._machine_of(agent))
+
+    async def update_allowed_skills(self, ref: str, skills: Sequence[str], *, actor: str) -> Agent:
+        """Record the new skills AND put them on the running machine (an update restarts it)."""
+        cleaned = tuple(validation.skills(skills))
+        agent = await self.find_agent(ref)
+        agent = await self.store.agents.update(
+            agent.id, AgentChanges(allowed_skills=cleaned), actor=actor
+        )
+        if agent.machine_id:
+            fly, _ = await self.ctx.fly_for(agent)
+            machine = await fly.get_machine(agent.machine_id)
+            if machine.config is None:
+                raise OperationFailed(f"Machine {agent.machine_id} has no config to update.")
+            config = machine.config.model_copy(deep=True)
+            config.env["ALLOWED_SKILLS_JSON"] = json.dumps(list(cleaned), separators=(",", ":"))
+            since = datetime.now(UTC)
+            try:
+                await fly.update_machine(
+                    agent.machine_id, config, current_version=machine.instance_id
+                )
+                if machine.state == "started":
+                    await fly.wait_for_state(
+                        agent.machine_id, "started", self.defaults.timings.start_deadline_s
+                    )
+                    await wait_until_ready(
+                        fly,
+                        agent.machine_id,
+                        deadline_s=self.defaults.startup_timeout_s,
+                        poll_s=self.defaults.timings.gateway_poll_s,
+                        since=since,
+                    )
+            except FlyError as error:
+                await self.ctx.audit(
+                    actor, "agent.skills", agent.id, AuditOutcome.FAILED, {"error": error.message}
+                )
+                raise OperationFailed(
+                    f"Updating machine {agent.machine_id} failed: {error.message}"
+                ) from error
+        await self.ctx.audit(
+            actor, "agent.skills", agent.id, AuditOutcome.OK, {"skills": list(cleaned)}
+        )
+        return agent
+
+    # --- secrets ------------------------------------------------------------------------------
+
+    async def _secret_scope(self, ref: str) -> SecretScope:
+        try:
+            agent = await self.find_agent(ref)
+            return SecretScope.agent(agent.id)
+        except AgentNotFound:
+            if "/" not in ref:
+                raise
+            tenant, _, user = ref.strip().partition("/")
+            # Not provisioned yet: kept for that agent-to-be, moved to it at provisioning.
+            return SecretScope.staged(
+                validation.entity_id(tenant, "The tenant id"),
+                validation.entity_id(user, "The user id"),
+            )
+
+    async def upsert_agent_secrets(
+        self, ref: str, values: Mapping[str, str | SecretStr], *, actor: str
+    ) -> list[SecretMeta]:
+        cleaned: dict[str, SecretStr] = {}
+        problems = []
+        for raw_name, raw_value in values.items():
+            try:
+                name = validation.secret_name(raw_name)
+            except validation.InvalidInput as error:
+                problems.append(str(error))
+                continue
+            if name not in AGENT_SECRET_KEYS:
+                problems.append(f"{name} is not an agent secret ({', '.join(AGENT_SECRET_KEYS)}).")
+                continue
+            value = _plain(raw_value).strip()
+            if not value:
+                problems.append(f"{name} is empty.")
+                continue
+            if name == "TELEGRAM_BOT_TOKEN":
+                try:
+                    validation.telegram_bot_token(value)
+                except validation.InvalidInput as error:
+                    problems.append(str(error))
+                    continue
+            cleaned[name] = SecretStr(value)
+        if problems:
+            raise InvalidRequest(problems)
+        scope = await self._secret_scope(ref)
+        return await self.store.secrets.upsert(scope, cleaned, actor=actor)
+
+    async def get_agent_secrets_meta(self, ref: str) -> list[SecretMeta]:
+        return await self.store.secrets.meta(await self._secret_scope(ref))
+
+    async def clear_agent_secrets(self, ref: str, *, actor: str) -> int:
+        return await self.store.secrets.clear(await self._secret_scope(ref), actor=actor)
+
+    # --- pairing ------------------------------------------------------------------------------
+
+    async def approve_telegram_pairing(self, ref: str, code: str, *, actor: str) -> PairingResult:
+        """An admin approves a code directly (the seed's `approveTelegramPairing`)."""
+        agent = await self.find_agent(ref)
+        submitted = await self.pairing.submit(agent, code, actor=actor, source=PairingSource.ADMIN)
+        request = submitted.request
+        if request.state.value == "submitted":
+            with contextlib.suppress(StateTransitionError):
+                request = await self.store.pairing.approve(request.id, admin=actor)
+        return await self.pairing.execute(request.id, actor=actor)
+
+    async def approve_telegram_pairing_with_stored_secrets(
+        self, ref: str, code: str, *, actor: str
+    ) -> PairingResult:
+        return await self.approve_telegram_pairing(ref, code, actor=actor)
+
+    async def submit_user_pairing_code(
+        self, agent_id: str, code: str, *, telegram_user_id: int
+    ) -> SubmitResult:
+        agent = await self.find_agent(agent_id)
+        if agent.telegram_user_id != telegram_user_id:
+            raise FleetError("You can only pair your own agent.")
+        return await self.pairing.submit(
+            agent, code, actor=f"user:{telegram_user_id}", source=PairingSource.USER
+        )
+
+    async def approve_pairing_request(self, request_id: str, *, actor: str) -> PairingResult:
+        """Approve (if still awaiting a decision) and execute: double taps run it once."""
+        # Someone else may have decided first; execute() reports what happened then.
+        with contextlib.suppress(StateTransitionError):
+            await self.store.pairing.approve(request_id, admin=actor)
+        return await self.pairing.execute(request_id, actor=actor)
+
+    async def reject_pairing_request(self, request_id: str, *, actor: str) -> None:
+        await self.store.pairing.reject(request_id, admin=actor)
+
+    # --- model --------------------------------------------------------------------------------
+
+    async def set_model(self, ref: str, model: str, *, actor: str) -> str:
+        """`models set` then `models status --plain`; a mismatch is an alert, not a success."""
+        chosen = validation.model_id(model)
+        agent = await self.find_agent(ref)
+        machine_id = self._machine_of(agent)
+        fly, config = await self.ctx.fly_for(agent)
+        outcome = await self.ctx.run_cli(
+            fly, machine_id, openclaw.set_model(self.defaults.openclaw_dir, chosen), config=config
+        )
+        parsed = openclaw.parse_models_set(outcome.exit_code, outcome.stdout, outcome.stderr)
+        if not parsed.ok:
+            await self.ctx.audit(
+                actor,
+                "agent.model",
+                agent.id,
+                AuditOutcome.FAILED,
+                {"model": chosen, "reason": parsed.reason},
+            )
+            raise OperationFailed(f"OpenClaw refused the model {chosen}: {parsed.reason}")
+        await self.store.agents.update(agent.id, AgentChanges(model=chosen), actor=actor)
+        effective = await self.verify_model(agent.id, actor=actor, expected=chosen)
+        await self.ctx.audit(actor, "agent.model", agent.id, AuditOutcome.OK, {"model": chosen})
+        return effective
+
+    async def verify_model(self, ref: str, *, actor: str, expected: str | None = None) -> str:
+        agent = await self.find_agent(ref)
+        machine_id = self._machine_of(agent)
+        fly, config = await self.ctx.fly_for(agent)
+        wanted = expected or agent.model or config.model
+        outcome = await self.ctx.run_cli(
+            fly, machine_id, openclaw.model_status(self.defaults.openclaw_dir), config=config
+        )
+        parsed = openclaw.parse_models_status(outcome.exit_code, outcome.stdout, outcome.stderr)
+        if not parsed.ok or parsed.model != wanted:
+            seen = parsed.model or parsed.reason
+            await self.ctx.alert(
+                "model_mismatch",
+                f"Agent {agent.id} runs model {seen}, not the configured {wanted}.",
+                severity=AlertSeverity.WARNING,
+                dedupe_key=f"model_mismatch:{agent.id}",
+                payload={"agent_id": agent.id},
+            )
+            raise ModelMismatch(
+                f"The effective model is {seen}, not {wanted}.",
+                cleanup=(f"/model {agent.id} {wanted}",),
+            )
+        return parsed.model
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _machine_of(self, agent: Agent) -> str:
+        if agent.machine_id is None:
+            raise AgentBusy(f"Agent {agent.id} has no machine ({agent.status.value}).")
+        return agent.machine_id
+
+    async def _capacity_alert(self, agent: Agent, error: FlyError) -> None:
+        capacity = (
+            isinstance(error, InsufficientCapacityError) or "resources" in error.message.lower()
+        )
+        await self.ctx.alert(
+            "start_refused",
+            f"Fly refused to start {agent.id} on machine {agent.machine_id}: {error.message}."
+            + (
+                " The host that holds its volume is full: take a /snapshot and /recreate the "
+                "agent (a new volume from the snapshot); the volume is never replaced silently."
+                if capacity
+                else ""
+            ),
+            severity=AlertSeverity.CRITICAL,
+            dedupe_key=f"start_refused:{agent.id}",
+            payload={"agent_id": agent.id},
+        )

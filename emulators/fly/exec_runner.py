@@ -1,0 +1,153 @@
+"""Fly's exec endpoint inside the simulated machine, and the record of every exec.
+
+A command runs as its own task, shielded from the HTTP request: when the
+client's timeout (clamped to 60 s) elapses first the request gets 408 while
+the command goes on and may still complete, with its effect, inside the
+machine — exactly the ambiguity the real platform has. Two pairing commands
+running at once on one machine wedge its gateway: from then on every exec on
+that machine hangs until the machine is stopped or restarted. Stopping,
+restarting or destroying a machine kills its running commands.
+
+Commands are interpreted by `shell_forms` and `openclaw_sim`; nothing is ever
+executed on the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import EmulatorClock
+from .errors import ApiError, precondition
+from .machine import Machine
+from .openclaw_sim import run_cli
+from .runtime import Runtime
+from .shell_forms import Interpretation, OpenClawInvocation, interpret, is_pairing_command
+
+
+@dataclass
+class ExecRecord:
+    app: str
+    machine_id: str
+    argv: list[str]
+    started_at: float
+    ended_at: float | None = None
+    exit_code: int | None = None
+    status: str = "running"
+    """running | hung | completed | killed"""
+    answered: str = "pending"
+    """pending | 200 | 408: what the API client was told."""
+    stdout: str = ""
+    stderr: str = ""
+
+    def as_json(self, clock: EmulatorClock) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "machine_id": self.machine_id,
+            "argv": list(self.argv),
+            "started_at": clock.iso_millis(self.started_at),
+            "ended_at": clock.iso_millis(self.ended_at) if self.ended_at is not None else None,
+            "exit_code": self.exit_code,
+            "status": self.status,
+            "answered": self.answered,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+        }
+
+
+@dataclass
+class ExecRunner:
+    runtime: Runtime
+    records: list[ExecRecord] = field(default_factory=list)
+
+    async def execute(self, machine: Machine, argv: list[str], timeout_s: int) -> dict[str, Any]:
+        if machine.state != "started":
+            raise precondition(f"unable to exec on machine in state '{machine.state}'")
+        clock = self.runtime.clock
+        record = ExecRecord(
+            app=machine.app, machine_id=machine.id, argv=list(argv), started_at=clock.now()
+        )
+        self.records.append(record)
+        invocation = interpret(argv, machine.env)
+        hangs, extra_delay = self.runtime.faults.exec_effect(machine.id, " ".join(argv))
+        pairing = is_pairing_command(invocation)
+        if machine.gateway_unstable:
+            hangs = True
+        elif pairing and machine.pairing_running > 0:
+            machine.mark_gateway_unstable()
+        task = self.runtime.spawn(self._run(machine, record, invocation, hangs, extra_delay))
+        if pairing:
+            # Counted from the request on, so a second pairing exec arriving before the
+            # first one's task got to run still sees it.
+            machine.pairing_running += 1
+        machine.exec_tasks.add(task)
+
+        def finished(done: asyncio.Task[dict[str, Any]]) -> None:
+            machine.exec_tasks.discard(done)
+            if pairing:
+                machine.pairing_running -= 1
+            if done.cancelled():
+                record.status = "killed"
+                record.ended_at = clock.now()
+
+        task.add_done_callback(finished)
+        wait_s = timeout_s * self.runtime.timings.request_timeout_scale
+        try:
+            body = await asyncio.wait_for(asyncio.shield(task), wait_s)
+        except TimeoutError:
+            record.answered = "408"
+            raise ApiError(
+                408,
+                f"deadline_exceeded: exec did not complete within {timeout_s}s "
+                "(the command may still be running on the machine)",
+            ) from None
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and (current is None or current.cancelling() == 0):
+                record.answered = "500"
+                raise ApiError(
+                    500, "exec failed: the machine stopped while the command was running"
+                ) from None
+            raise
+        record.answered = "200"
+        return body
+
+    async def _run(
+        self,
+        machine: Machine,
+        record: ExecRecord,
+        invocation: Interpretation,
+        hangs: bool,
+        extra_delay: float,
+    ) -> dict[str, Any]:
+        clock = self.runtime.clock
+        if hangs:
+            record.status = "hung"
+            await asyncio.Event().wait()
+        if isinstance(invocation, OpenClawInvocation):
+            await asyncio.sleep(self.runtime.timings.cli + extra_delay)
+            result = run_cli(
+                machine.openclaw,
+                invocation.args,
+                env=machine.env,
+                now=clock.now(),
+                iso=clock.iso_millis,
+            )
+            stdout, stderr, exit_code = result.stdout, result.stderr, result.exit_code
+        else:
+            if extra_delay > 0:
+                await asyncio.sleep(extra_delay)
+            stdout, stderr, exit_code = invocation.stdout, invocation.stderr, invocation.exit_code
+        record.status = "completed"
+        record.ended_at = clock.now()
+        record.exit_code = exit_code
+        record.stdout = stdout
+        record.stderr = stderr
+        return {"stdout": stdout, "stderr": stderr, "exit_code": exit_code, "exit_signal": 0}
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [record.as_json(self.runtime.clock) for record in self.records]
+
+    def clear(self) -> None:
+        self.records.clear()

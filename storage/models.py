@@ -1,0 +1,397 @@
+"""The records the store hands out: immutable pydantic models and the enums they use.
+
+Repositories return these, never database rows. No model here carries a secret in plain text:
+secret values and invite tokens only travel as `SecretStr`, which hides them in repr and logs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, JsonValue, SecretStr
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- agents -------------------------------------------------------------------------------------
+
+
+class AgentStatus(StrEnum):
+    PROVISIONING = "provisioning"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    RECREATING = "recreating"
+    DEPROVISIONING = "deprovisioning"
+    ERROR = "error"
+    DELETED = "deleted"
+
+
+class Agent(_Record):
+    """One (tenant, user) pair's agent and where it runs on Fly."""
+
+    id: str
+    tenant_id: str
+    user_id: str
+    telegram_user_id: int | None
+    fly_app: str | None
+    machine_id: str | None
+    volume_id: str | None
+    region: str | None
+    image: str | None
+    model: str | None
+    memory_mb: int | None
+    allowed_skills: tuple[str, ...]
+    status: AgentStatus
+    last_error: str | None
+    last_activity_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+class AgentChanges(_Record):
+    """Fields to change on an agent; a field left unset is not touched.
+
+    Pass a field explicitly as None to clear it (e.g. `machine_id=None` once it is destroyed).
+    """
+
+    fly_app: str | None = None
+    machine_id: str | None = None
+    volume_id: str | None = None
+    region: str | None = None
+    image: str | None = None
+    model: str | None = None
+    memory_mb: int | None = None
+    allowed_skills: tuple[str, ...] | None = None
+    last_error: str | None = None
+
+
+class AgentStatusChange(_Record):
+    id: int
+    agent_id: str
+    from_status: AgentStatus | None
+    to_status: AgentStatus
+    actor: str
+    reason: str | None
+    at: datetime
+
+
+# --- snapshots ----------------------------------------------------------------------------------
+
+
+class SnapshotStatus(StrEnum):
+    CREATED = "created"
+    RESTORED = "restored"
+    FAILED = "failed"
+
+
+class Snapshot(_Record):
+    id: str
+    agent_id: str
+    fly_snapshot_id: str | None
+    source_machine_id: str | None
+    source_volume_id: str
+    region: str | None
+    status: SnapshotStatus
+    detail: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+class SecretScopeKind(StrEnum):
+    AGENT = "agent"
+    TENANT = "tenant"
+    STAGED = "staged"  # an agent's own secrets kept before it is provisioned
+
+
+class SecretScope(_Record):
+    """Whose secret: an agent's own, a tenant's default, or staged for an agent-to-be."""
+
+    kind: SecretScopeKind
+    id: str
+
+    @classmethod
+    def agent(cls, agent_id: str) -> SecretScope:
+        return cls(kind=SecretScopeKind.AGENT, id=agent_id)
+
+    @classmethod
+    def tenant(cls, tenant_id: str) -> SecretScope:
+        return cls(kind=SecretScopeKind.TENANT, id=tenant_id)
+
+    @classmethod
+    def staged(cls, tenant_id: str, user_id: str) -> SecretScope:
+        """Secrets of the agent-to-be of (tenant, user), moved to it at provisioning."""
+        return cls(kind=SecretScopeKind.STAGED, id=f"{tenant_id}/{user_id}")
+
+
+class SecretMeta(_Record):
+    """What may be shown about a stored secret: never its value."""
+
+    scope: SecretScope
+    name: str
+    key_id: str
+    fingerprint: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class RotationReport(_Record):
+    re_encrypted: int
+    already_current: int
+    current_key_id: str
+
+
+# --- invites ------------------------------------------------------------------------------------
+
+
+class Invite(_Record):
+    """A one-time link that ties a Telegram user to an agent. Only its hash is stored."""
+
+    id: str
+    agent_id: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None
+    redeemed_by_telegram_user_id: int | None
+    revoked_at: datetime | None
+
+
+class IssuedInvite(_Record):
+    """A freshly created invite and its token — the only time the token is available."""
+
+    invite: Invite
+    token: SecretStr
+
+
+class InviteRefusal(StrEnum):
+    UNKNOWN = "unknown"
+    ALREADY_USED = "already_used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    AGENT_GONE = "agent_gone"
+
+
+# --- pairing ------------------------------------------------------------------------------------
+
+
+class PairingState(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RUNNING = "running"
+    STUCK = "stuck"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _PAIRING_FINAL
+
+
+_PAIRING_FINAL = frozenset(
+    {
+        PairingState.SUCCEEDED,
+        PairingState.FAILED,
+        PairingState.REJECTED,
+        PairingState.EXPIRED,
+        PairingState.SUPERSEDED,
+    }
+)
+
+
+class PairingSource(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+class PairingRequest(_Record):
+    id: str
+    machine_id: str
+    agent_id: str
+    code: str
+    state: PairingState
+    source: PairingSource
+    submitted_by: str
+    decided_by: str | None
+    decided_at: datetime | None
+    executor: str | None
+    claimed_at: datetime | None
+    attempts: int
+    recoveries: int
+    recovered_by: str | None
+    finished_at: datetime | None
+    detail: str | None
+    superseded_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubmitResult(_Record):
+    request: PairingRequest
+    created: bool
+    superseded: tuple[PairingRequest, ...] = ()
+
+
+class ClaimOutcome(StrEnum):
+    WON = "won"
+    ALREADY_CLAIMED = "already_claimed"
+    NOT_APPROVED = "not_approved"
+    MACHINE_BUSY = "machine_busy"
+    MACHINE_BLOCKED = "machine_blocked"
+
+
+class ClaimResult(_Record):
+    """The answer to a claim: who runs the request, and if not us, why not."""
+
+    outcome: ClaimOutcome
+    request: PairingRequest
+    blocking_request: PairingRequest | None = None
+    explanation: str
+
+    @property
+    def won(self) -> bool:
+        return self.outcome is ClaimOutcome.WON
+
+
+class StuckResolution(StrEnum):
+    """What to do with a machine's stuck request once the machine is healthy again."""
+
+    RETRY = "retry"
+    APPLIED = "applied"
+    ABANDONED = "abandoned"
+
+
+# --- operations journal -------------------------------------------------------------------------
+
+
+class OperationKind(StrEnum):
+    PROVISION = "provision"
+    RECREATE = "recreate"
+    DEPROVISION = "deprovision"
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    SNAPSHOT = "snapshot"
+    UPDATE_SKILLS = "update_skills"
+    SET_MODEL = "set_model"
+
+
+class OperationStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+
+
+class StepStatus(StrEnum):
+    STARTED = "started"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Operation(_Record):
+    id: str
+    kind: OperationKind
+    idempotency_key: str
+    agent_id: str | None
+    params: dict[str, JsonValue]
+    status: OperationStatus
+    current_step: str | None
+    result: JsonValue
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class OperationStep(_Record):
+    operation_id: str
+    step: str
+    status: StepStatus
+    attempts: int
+    result: JsonValue
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class BeginResult(_Record):
+    operation: Operation
+    created: bool
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+class AuditOutcome(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    REFUSED = "refused"
+    UNKNOWN = "unknown"
+
+
+class AuditEntry(_Record):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    outcome: AuditOutcome
+    detail: dict[str, JsonValue]
+
+
+# --- alert outbox -------------------------------------------------------------------------------
+
+
+class AlertSeverity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Alert(_Record):
+    id: int
+    kind: str
+    severity: AlertSeverity
+    text: str
+    payload: dict[str, JsonValue]
+    dedupe_key: str | None
+    status: AlertStatus
+    attempts: int
+    occurrences: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    last_seen_at: datetime
+    sent_at: datetime | None
+
+
+class EnqueueResult(_Record):
+    alert: Alert
+    created: bool
+
+
+# --- tenants ------------------------------------------------------------------------------------
+
+
+class TenantProfile(_Record):
+    tenant_id: str
+    display_name: str
+    overrides: dict[str, JsonValue]
+    created_at: datetime
+    updated_at: datetime

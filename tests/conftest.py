@@ -1,0 +1,224 @@
+"""Suite-wide fixtures: in-process emulators whose every exchange is checked against the real specs.
+
+``fly_emulator`` and ``telegram_emulator`` start the local Fly Machines and Telegram Bot API servers
+with tiny delays. At teardown they read the emulator's request log and check each exchange with
+``contracts.fly_spec.FlySpec`` / ``contracts.telegram_spec.TelegramSpec``; any violation fails the
+test, listed. The ``*_factory`` variants build emulators with other settings under the same check.
+A test that sends out-of-contract requests on purpose (to pin how the emulator rejects them) marks
+itself ``sends_invalid_requests``: request-side violations the emulator answered with a 4xx are
+then tolerated, answer-side ones never are. The session ends with a one-line tally so CI output
+shows the check really ran.
+
+When a spec file is absent the emulator fixtures still run but cannot check (the tally says so);
+with ``FLYAGENTS_REQUIRE_SPECS=1`` they fail instead. Emulators are imported inside the fixtures so
+the validators' own tests never depend on them. Nothing here may mock the code under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from contracts.fly_spec import FlySpec
+from contracts.specs_dir import (
+    SpecLocation,
+    locate_fly_spec,
+    locate_telegram_spec,
+    require_spec,
+    specs_required,
+)
+from contracts.telegram_spec import TelegramSpec
+from contracts.traffic import contract_failures, fetch_request_log
+
+if TYPE_CHECKING:
+    from emulators.fly import FlyEmulator
+    from emulators.telegram import TelegramEmulator
+
+INVALID_REQUESTS_MARKER = "sends_invalid_requests"
+MAX_LISTED_VIOLATIONS = 20
+
+
+@dataclass
+class ContractTally:
+    """What the emulator fixtures checked during the session, for the closing summary line."""
+
+    fly_exchanges: int = 0
+    telegram_calls: int = 0
+    violations: int = 0
+    tolerated_request_violations: int = 0
+    unchecked: dict[str, str] = field(default_factory=dict)  # spec label -> why it was not used
+
+
+TALLY_KEY = pytest.StashKey[ContractTally]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[TALLY_KEY] = ContractTally()
+    config.addinivalue_line(
+        "markers",
+        f"{INVALID_REQUESTS_MARKER}: the test sends out-of-contract requests on purpose; "
+        "request-side contract violations answered with a 4xx are tolerated",
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    tally = config.stash.get(TALLY_KEY, None)
+    if tally is None:
+        return
+    line = (
+        f"contract check: {tally.fly_exchanges} Fly exchanges, {tally.telegram_calls} Telegram "
+        f"calls validated, {tally.violations} violations"
+    )
+    if tally.tolerated_request_violations:
+        line += f" ({tally.tolerated_request_violations} deliberate invalid requests tolerated)"
+    terminalreporter.write_line(line)
+    for reason in sorted(tally.unchecked.values()):
+        terminalreporter.write_line(f"contract check: traffic NOT checked: {reason}")
+
+
+# -- specs -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fly_spec() -> FlySpec:
+    """The Fly Machines contract; skips (fails under FLYAGENTS_REQUIRE_SPECS=1) if absent."""
+    return FlySpec.load(require_spec(locate_fly_spec()).parent)
+
+
+@pytest.fixture(scope="session")
+def telegram_spec() -> TelegramSpec:
+    """The Telegram Bot API contract; skips (fails under FLYAGENTS_REQUIRE_SPECS=1) if absent."""
+    return TelegramSpec.load(require_spec(locate_telegram_spec()).parent)
+
+
+def _spec_for_traffic(location: SpecLocation, tally: ContractTally) -> Path | None:
+    """The spec folder to check traffic with, or None (noted in the tally) when it is absent."""
+    if location.available:
+        return location.path.parent
+    if specs_required():
+        pytest.fail(location.missing_reason, pytrace=False)
+    tally.unchecked[location.label] = location.missing_reason
+    return None
+
+
+# -- checking recorded traffic -----------------------------------------------------------------
+
+
+def _fail_on(failures: list[str], service: str, total: int) -> None:
+    if not failures:
+        return
+    listed = "\n".join(f"  {line}" for line in failures[:MAX_LISTED_VIOLATIONS])
+    more = len(failures) - MAX_LISTED_VIOLATIONS
+    tail = f"\n  … and {more} more" if more > 0 else ""
+    pytest.fail(
+        f"{len(failures)} {service} contract violation(s) in {total} recorded exchanges:\n"
+        f"{listed}{tail}",
+        pytrace=False,
+    )
+
+
+def _tolerates_invalid_requests(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker(INVALID_REQUESTS_MARKER) is not None
+
+
+# -- emulators ---------------------------------------------------------------------------------
+
+FlyEmulatorFactory = Callable[..., Awaitable["FlyEmulator"]]
+TelegramEmulatorFactory = Callable[..., Awaitable["TelegramEmulator"]]
+
+
+@pytest.fixture
+async def fly_emulator_factory(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[FlyEmulatorFactory]:
+    """Start Fly emulators with any constructor arguments (tiny timings unless given).
+
+    Every emulator started through it is checked against the Fly spec at teardown.
+    """
+    from emulators.fly import FlyEmulator, FlyTimings
+
+    tally = request.config.stash[TALLY_KEY]
+    specs = _spec_for_traffic(locate_fly_spec(), tally)
+    started: list[FlyEmulator] = []
+    failures: list[str] = []
+    recorded = 0
+    async with AsyncExitStack() as running:
+
+        async def start(**kwargs: Any) -> FlyEmulator:
+            kwargs.setdefault("timings", FlyTimings.for_tests())
+            emulator = await running.enter_async_context(FlyEmulator(**kwargs))
+            started.append(emulator)
+            return emulator
+
+        yield start
+        for emulator in started:
+            records = await fetch_request_log(emulator.root_url)
+            recorded += len(records)
+            if specs is None:
+                continue
+            spec = FlySpec.load(specs)
+            found, tolerated = contract_failures(
+                records,
+                spec.exchange_violations,
+                spec.describe,
+                _tolerates_invalid_requests(request),
+            )
+            tally.fly_exchanges += len(records)
+            tally.violations += len(found)
+            tally.tolerated_request_violations += tolerated
+            failures.extend(found)
+    _fail_on(failures, "Fly Machines API", recorded)
+
+
+@pytest.fixture
+async def fly_emulator(fly_emulator_factory: FlyEmulatorFactory) -> FlyEmulator:
+    """A started Fly emulator (app "agents", any token, tiny timings), checked at teardown."""
+    return await fly_emulator_factory()
+
+
+@pytest.fixture
+async def telegram_emulator_factory(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[TelegramEmulatorFactory]:
+    """Start Telegram emulators with any constructor arguments, each checked at teardown."""
+    from emulators.telegram import TelegramEmulator
+
+    tally = request.config.stash[TALLY_KEY]
+    specs = _spec_for_traffic(locate_telegram_spec(), tally)
+    started: list[TelegramEmulator] = []
+    failures: list[str] = []
+    recorded = 0
+    async with AsyncExitStack() as running:
+
+        async def start(**kwargs: Any) -> TelegramEmulator:
+            emulator = await running.enter_async_context(TelegramEmulator(**kwargs))
+            started.append(emulator)
+            return emulator
+
+        yield start
+        for emulator in started:
+            records = await fetch_request_log(emulator.root_url)
+            recorded += len(records)
+            if specs is None:
+                continue
+            spec = TelegramSpec.load(specs)
+            found, tolerated = contract_failures(
+                records, spec.call_violations, spec.describe, _tolerates_invalid_requests(request)
+            )
+            tally.telegram_calls += len(records)
+            tally.violations += len(found)
+            tally.tolerated_request_violations += tolerated
+            failures.extend(found)
+    _fail_on(failures, "Telegram Bot API", recorded)
+
+
+@pytest.fixture
+async def telegram_emulator(
+    telegram_emulator_factory: TelegramEmulatorFactory,
+) -> TelegramEmulator:
+    """A started Telegram emulator, every call contract-checked at teardown."""
+    return await telegram_emulator_factory()
