@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from emulators.fly import FlyEmulator, FlyTimings
+from emulators.fly import FlyEmulator
 from flyclient.client import FlyClient
 from flyclient.errors import (
     FlyError,
@@ -40,9 +40,9 @@ SETTLE_S = 30.0  # deadline for state changes that take milliseconds in the emul
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[FlyEmulator]:
-    async with FlyEmulator(apps=("agents",), timings=FlyTimings.for_tests()) as emulator:
-        yield emulator
+async def emu(fly_emulator: FlyEmulator) -> FlyEmulator:
+    """The shared emulator: every exchange of these tests is checked against the spec."""
+    return fly_emulator
 
 
 @pytest.fixture
