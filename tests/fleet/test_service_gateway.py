@@ -58,3 +58,26 @@ async def test_dev_mode_is_an_opt_in(fly_emulator, store) -> None:  # type: igno
     for fleet in (plain, dev):
         await fleet.control.aclose()
         await fleet.service.aclose()
+
+
+async def test_a_machine_create_failure_rolls_back_the_volume(fleet: Fleet) -> None:
+    await fleet.fault(
+        {
+            "route": {"method": "POST", "path_regex": "/machines$"},
+            "status": 422,
+            "mode": "before",
+            "body": {"error": "machine quota exceeded"},
+        }
+    )
+    with pytest.raises(OperationFailed) as caught:
+        await fleet.provision()
+    assert "machine quota exceeded" in str(caught.value)
+    assert "Rolled back: volume" in str(caught.value)
+    assert await fleet.machines() == []
+    assert await fleet.volumes() == []
+    assert await fleet.store.agents.live() == []
+    kinds = [a.kind for a in await fleet.store.outbox.due(limit=50)]
+    assert "provision_failed" in kinds
+    # Nothing is left behind, so provisioning again simply works.
+    await fleet.control.post("/_emulator/faults", json={"clear": True})
+    assert (await fleet.provision()).agent.status.value == "running"
