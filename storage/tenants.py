@@ -70,6 +70,22 @@ class TenantRepository:
         )
         return None if row is None else _profile(row)
 
+    async def delete(self, tenant_id: str, *, actor: str, tx: Transaction | None = None) -> bool:
+        """Remove a profile (its vault secrets are the caller's to clear in the same `tx`)."""
+        async with self._db.transaction(tx) as transaction:
+            changed = await transaction.execute(
+                "DELETE FROM tenant_profiles WHERE tenant_id = ?", (tenant_id,)
+            )
+            if changed:
+                await self._audit.record(
+                    actor=actor,
+                    action="tenant.remove",
+                    target=f"tenant:{tenant_id}",
+                    outcome=AuditOutcome.OK,
+                    tx=transaction,
+                )
+        return bool(changed)
+
     async def all(self) -> list[TenantProfile]:
         rows = await self._db.fetch_all("SELECT * FROM tenant_profiles ORDER BY tenant_id")
         return [_profile(row) for row in rows]

@@ -40,6 +40,7 @@ from bot.fleet.pairing_executor import PairingExecutor, PairingResult, RecoveryR
 from bot.fleet.progress import Progress, StepState
 from bot.fleet.provisioning import PROVISION_STEPS, RECREATE_STEPS, Provisioner, ProvisionResult
 from bot.fleet.resolve import AGENT_SECRET_KEYS, AgentOverrides, EffectiveConfig
+from bot.fleet.tenants import TenantService
 from flyclient import (
     FlyError,
     InsufficientCapacityError,
@@ -101,6 +102,7 @@ class FleetService:
         self.defaults = defaults
         self.provisioner = Provisioner(self.ctx)
         self.pairing = PairingExecutor(self.ctx)
+        self.tenants = TenantService(self.ctx)
         self._agent_locks: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:

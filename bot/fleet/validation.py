@@ -26,6 +26,11 @@ VM_SIZE_RE = re.compile(r"(shared|performance)-cpu-([1-9][0-9]?)x")
 # A folder on the machine; only plain path characters, so it can sit in a fixed script.
 OWNER_ENTRY_RE = re.compile(r"telegram:[0-9]{1,15}")
 FLY_APP_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+# registry/repository[:tag][@sha256:digest], as Fly accepts for `image`.
+IMAGE_RE = re.compile(
+    r"[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9][a-z0-9._-]*)+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@sha256:[a-f0-9]{64})?"
+)
 MACHINE_DIR_RE = re.compile(r"/(?:[A-Za-z0-9._-]+/?)*")
 HOSTNAME_RE = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
