@@ -149,6 +149,9 @@ class Settings(BaseSettings):
         default="text", validation_alias=AliasChoices("FLYAGENTS_LOG_FORMAT")
     )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("FLYAGENTS_LOG_LEVEL"))
+    heartbeat_path: Path = Field(
+        default=Path("./data/heartbeat"), validation_alias=AliasChoices("FLYAGENTS_HEARTBEAT_PATH")
+    )
 
     @model_validator(mode="before")
     @classmethod
