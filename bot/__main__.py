@@ -1,0 +1,91 @@
+"""`python -m bot <command>`: the bot's command line, a small dispatcher of subcommands.
+
+`run` starts the bot (settings from the environment and an optional `.env`). A missing or
+malformed setting stops it before anything starts, with one message listing every problem
+and exit status 2. Each subcommand is one function; new ones (demo, console, check) are added
+to `SUBCOMMANDS`. This module parses arguments and dispatches; it holds no logic of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.settings import SettingsError
+
+EXIT_SETTINGS = 2
+EXIT_START = 1
+
+
+def run(arguments: argparse.Namespace) -> int:
+    from telegram.error import InvalidToken, TelegramError
+
+    from bot.runtime import Runtime, configure_logging, load_run_settings
+    from storage import StorageError
+
+    try:
+        settings = load_run_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return EXIT_SETTINGS
+    configure_logging(settings)
+    try:
+        asyncio.run(Runtime(settings).serve())
+    except InvalidToken:
+        # PTB's own message repeats the token; this one does not.
+        print("Telegram refused FLYAGENTS_TELEGRAM_TOKEN.", file=sys.stderr)
+        return EXIT_START
+    except (TelegramError, StorageError, OSError) as error:
+        print(f"The bot could not start: {error}", file=sys.stderr)
+        return EXIT_START
+    return 0
+
+
+def check(arguments: argparse.Namespace) -> int:
+    from bot.check import run_checks
+
+    lines = asyncio.run(run_checks())
+    for line in lines:
+        print(line.render())
+    return 0 if all(line.ok for line in lines) else 1
+
+
+def health(arguments: argparse.Namespace) -> int:
+    from bot.health import healthy
+    from bot.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return EXIT_SETTINGS
+    ok, detail = healthy(settings.heartbeat_path)
+    print(detail)
+    return 0 if ok else 1
+
+
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
+    "run": ("run the bot (long polling, or a webhook when FLYAGENTS_WEBHOOK_URL is set)", run),
+    "check": ("check the settings and that Telegram and Fly answer; name every problem", check),
+    "health": ("exit 0 if the running bot's heartbeat is recent (container HEALTHCHECK)", health),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m bot", description="The fly-agents bot.")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (summary, _) in SUBCOMMANDS.items():
+        commands.add_parser(name, help=summary, description=summary)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    _, handler = SUBCOMMANDS[arguments.command]
+    return handler(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Runs the whole bot: settings → Store → FlyPool → FleetService → Telegram layer, plus monitor.
+
+`Runtime.start` opens the store, turns pairing requests a dead process left running into
+stuck ones (`service.start()`), starts the Telegram layer (polling or webhook, alert worker)
+and the fleet monitor, then resumes unfinished provisioning in the background. `stop` undoes it
+in reverse order. `python -m bot run` and the offline demo use this; tests build it in-process
+with tiny timings. Settings problems are all reported at once, before anything starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import signal
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from bot.fleet.defaults import FleetDefaults, FleetTimings
+from bot.fleet.fly_pool import FlyPool
+from bot.fleet.monitor import Monitor
+from bot.fleet.service import FleetService
+from bot.health import keep_beating
+from bot.settings import Settings, SettingsError, load_settings
+from bot.telegram import BotOptions, TelegramLayer, WebhookConfig, build_telegram
+from flyclient import RateLimits, RetryPolicy
+from storage import Store, VaultKeyring
+from storage.errors import VaultKeyError
+
+log = logging.getLogger("bot.runtime")
+
+REQUIRED_TO_RUN = (
+    "FLYAGENTS_TELEGRAM_TOKEN",
+    "FLYAGENTS_ADMIN_IDS",
+    "FLYAGENTS_OPS_CHAT_ID",
+    "AGENT_SECRETS_ENCRYPTION_KEY",
+    "FLY_API_TOKEN",
+    "FLY_APP_NAME",
+)
+BOT_TOKEN_RE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{30,100}")
+
+
+def _url_problem(name: str, value: str, *, https_only: bool = False) -> str | None:
+    parts = urlsplit(value.strip())
+    schemes = ("https",) if https_only else ("http", "https")
+    if parts.scheme not in schemes or not parts.hostname:
+        return f"{name}: must be a {' or '.join(schemes)} URL with a host"
+    return None
+
+
+def run_problems(settings: Settings) -> list[str]:
+    """What `run` needs beyond the settings' own checks; never echoes a secret."""
+    problems: list[str] = []
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    if not BOT_TOKEN_RE.fullmatch(token.strip()):
+        problems.append(
+            "FLYAGENTS_TELEGRAM_TOKEN: does not look like a bot token (<digits>:<30+ characters>)"
+        )
+    if settings.ops_chat_id == 0:
+        problems.append("FLYAGENTS_OPS_CHAT_ID: must be a Telegram chat id, not 0")
+    for name, value in (
+        ("FLYAGENTS_TELEGRAM_API_URL", settings.telegram_api_url),
+        ("FLYAGENTS_FLY_API_URL", settings.fly_api_url),
+        ("FLYAGENTS_FLY_LOGS_URL", settings.fly_logs_url),
+    ):
+        problem = _url_problem(name, value)
+        if problem:
+            problems.append(problem)
+    if settings.webhook_url:
+        problem = _url_problem("FLYAGENTS_WEBHOOK_URL", settings.webhook_url, https_only=True)
+        if problem:
+            problems.append(problem)
+    if settings.secrets_key is not None:
+        try:
+            VaultKeyring.from_env_value(settings.secrets_key)
+        except VaultKeyError as error:
+            problems.append(str(error))
+    return problems
+
+
+def load_run_settings(**overrides: object) -> Settings:
+    """Settings for `run`; raises `SettingsError` listing every problem at once."""
+    settings = load_settings(require=REQUIRED_TO_RUN, **overrides)
+    problems = run_problems(settings)
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+class JsonLogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    if settings.log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        fleet_timings: FleetTimings | None = None,
+        fly_retry_policy: RetryPolicy | None = None,
+        fly_rate_limits: RateLimits | None = None,
+        options: BotOptions | None = None,
+    ) -> None:
+        self.settings = settings
+        self._fleet_timings = fleet_timings
+        self._fly_retry_policy = fly_retry_policy
+        self._fly_rate_limits = fly_rate_limits
+        self._options = options or BotOptions()
+        self.store: Store | None = None
+        self.service: FleetService | None = None
+        self.telegram: TelegramLayer | None = None
+        self.monitor: Monitor | None = None
+        self._resume_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        settings = self.settings
+        if settings.telegram_token is None or settings.ops_chat_id is None:
+            raise SettingsError(["FLYAGENTS_TELEGRAM_TOKEN and FLYAGENTS_OPS_CHAT_ID are required"])
+        settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.store = await Store.open(settings.db_path, vault_keys=settings.secrets_key)
+        pool = FlyPool(
+            machines_url=settings.fly_api_url,
+            logs_url=settings.fly_logs_url,
+            retry_policy=self._fly_retry_policy,
+            rate_limits=self._fly_rate_limits,
+        )
+        defaults = FleetDefaults.from_settings(settings, self._fleet_timings)
+        self.service = FleetService(self.store, pool, defaults)
+        await self.service.start()
+        webhook = None
+        if settings.webhook_url:
+            webhook = WebhookConfig(
+                url=settings.webhook_url,
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                secret=(
+                    settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+                ),
+            )
+        self.telegram = build_telegram(
+            token=settings.telegram_token.get_secret_value(),
+            api_root=settings.telegram_api_url,
+            admin_ids=settings.admin_ids,
+            ops_chat_id=settings.ops_chat_id,
+            service=self.service,
+            store=self.store,
+            options=self._options,
+            webhook=webhook,
+        )
+        await self.telegram.start()
+        self.monitor = Monitor(self.service.ctx)
+        self.monitor.start(settings.monitor_interval_s)
+        self._resume_task = asyncio.create_task(self._resume(), name="resume-provisioning")
+        self._heartbeat_task = asyncio.create_task(
+            keep_beating(settings.heartbeat_path), name="heartbeat"
+        )
+        log.info("bot running (%s)", "webhook" if webhook else "long polling")
+
+    async def _resume(self) -> None:
+        assert self.service is not None
+        try:
+            resumed = await self.service.resume_unfinished()
+        except Exception:
+            log.exception("resuming unfinished provisioning failed")
+            return
+        if resumed:
+            log.info("resumed provisioning of %s", ", ".join(resumed))
+
+    async def stop(self) -> None:
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
+            self._heartbeat_task = None
+        if self._resume_task is not None:
+            self._resume_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resume_task
+            self._resume_task = None
+        if self.monitor is not None:
+            await self.monitor.stop()
+            self.monitor = None
+        if self.telegram is not None:
+            await self.telegram.stop()
+            self.telegram = None
+        if self.service is not None:
+            await self.service.aclose()
+            self.service = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+    async def serve(self) -> None:
+        """Start, run until SIGINT or SIGTERM, stop."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping")
+            await self.stop()

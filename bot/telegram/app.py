@@ -1,0 +1,208 @@
+"""Builds the PTB `Application` (job queue, `AIORateLimiter`) and registers every handler here.
+
+`build_telegram` wires the handlers to the fleet service and the store and returns a
+`TelegramLayer` that starts and stops it all: long polling by default, a webhook when one is
+configured, the command menus, the alert delivery worker and a housekeeping job. The Bot API
+server root is a setting; PTB is given `{root}/bot` and `{root}/file/bot`. This module only
+wires: behaviour lives in the handler modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    ContextTypes,
+    ExtBot,
+    JobQueue,
+    MessageHandler,
+    filters,
+)
+
+from bot.fleet.service import FleetService
+from bot.telegram.admin_handlers import AdminCommands
+from bot.telegram.alerts_worker import AlertWorker
+from bot.telegram.auth import Authorizer
+from bot.telegram.callbacks import Callbacks
+from bot.telegram.confirmations import ConfirmationStore
+from bot.telegram.deps import BotDeps
+from bot.telegram.errors import ErrorReporter
+from bot.telegram.flows import FlowStore
+from bot.telegram.menus import CommandMenus
+from bot.telegram.messenger import Messenger
+from bot.telegram.options import BotOptions
+from bot.telegram.paging import PageStore
+from bot.telegram.pairing_desk import USER_EXPIRED_WORDS, PairingDesk
+from bot.telegram.people import People
+from bot.telegram.rate_limit import ChatPacer, PerUserLimit, SlidingWindow
+from bot.telegram.router import Router
+from bot.telegram.user_handlers import UserCommands
+from bot.telegram.webhook import WebhookConfig, WebhookServer
+from storage import Store
+from storage.models import PairingSource
+
+log = logging.getLogger("bot.telegram.app")
+
+BotApplication = Application[
+    ExtBot[int],  # AIORateLimiter takes int arguments
+    ContextTypes.DEFAULT_TYPE,
+    dict[Any, Any],
+    dict[Any, Any],
+    dict[Any, Any],
+    JobQueue[ContextTypes.DEFAULT_TYPE],
+]
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+def quiet_library_loggers() -> None:
+    """Library logs that would carry the bot token (httpx logs URLs) or message bodies (PTB at
+    debug level logs whole updates, a pasted secret included) stay above those levels."""
+    for name, floor in (
+        ("httpx", logging.WARNING),
+        ("httpcore", logging.WARNING),
+        ("telegram", logging.INFO),
+    ):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < floor or logger.level == logging.NOTSET:
+            logger.setLevel(floor)
+
+
+@dataclass
+class TelegramLayer:
+    application: BotApplication
+    deps: BotDeps
+    worker: AlertWorker
+    webhook: WebhookConfig | None = None
+    _webhook_server: WebhookServer | None = field(default=None, init=False)
+
+    async def start(self) -> None:
+        app = self.application
+        await app.initialize()
+        try:
+            await self.deps.menus.install()
+        except TelegramError as error:
+            log.warning("command menus not installed: %s", error)
+        await app.start()
+        if self.webhook is None:
+            assert app.updater is not None
+            await app.updater.start_polling(
+                poll_interval=0,
+                timeout=int(self.deps.options.poll_timeout_s),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            self._webhook_server = WebhookServer(self.webhook, app.bot, app.update_queue)
+            await self._webhook_server.start()
+            await app.bot.set_webhook(
+                self.webhook.url,
+                secret_token=self.webhook.secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        self.worker.start()
+
+    async def stop(self) -> None:
+        app = self.application
+        await self.worker.stop()
+        if self._webhook_server is not None:
+            await self._webhook_server.stop()
+            self._webhook_server = None
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    @property
+    def webhook_port(self) -> int | None:
+        return None if self._webhook_server is None else self._webhook_server.port
+
+
+def build_telegram(
+    *,
+    token: str,
+    api_root: str,
+    admin_ids: Iterable[int],
+    ops_chat_id: int,
+    service: FleetService,
+    store: Store,
+    options: BotOptions | None = None,
+    webhook: WebhookConfig | None = None,
+) -> TelegramLayer:
+    options = options or BotOptions()
+    quiet_library_loggers()
+    root = api_root.rstrip("/")
+    application: BotApplication = (
+        Application.builder()
+        .token(token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=options.overall_requests_per_second,
+                overall_time_period=1,
+                max_retries=options.rate_limiter_max_retries,
+            )
+        )
+        .concurrent_updates(options.concurrent_updates)
+        .build()
+    )
+    admins = tuple(admin_ids)
+    pages = PageStore(options.page_ttl_s)
+    messenger = Messenger(
+        application.bot,
+        store,
+        ops_chat_id,
+        SlidingWindow(options.ops_messages_per_window, options.ops_window_s),
+        pages,
+        ChatPacer(options.private_messages_per_second, options.private_burst),
+    )
+    deps = BotDeps(
+        service=service,
+        store=store,
+        options=options,
+        auth=Authorizer(admins, store),
+        messenger=messenger,
+        menus=CommandMenus(application.bot, admins, ops_chat_id),
+        people=People(),
+        flows=FlowStore(options.flow_ttl_s),
+        confirmations=ConfirmationStore(options.confirmation_ttl_s),
+        pages=pages,
+        pairing_limit=PerUserLimit(options.pairing_attempts_per_window, options.pairing_window_s),
+        alerts_due=asyncio.Event(),
+    )
+    desk = PairingDesk(deps)
+    admin = AdminCommands(deps, desk)
+    users = UserCommands(deps)
+    router = Router(deps, admin, users)
+    callbacks = Callbacks(deps, desk, admin)
+
+    only_messages = filters.UpdateType.MESSAGE
+    application.add_handler(MessageHandler(filters.COMMAND & only_messages, router.on_command))
+    application.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & only_messages, router.on_text)
+    )
+    application.add_handler(CallbackQueryHandler(callbacks.on_press))
+    application.add_error_handler(ErrorReporter(messenger, store, deps.alerts_due))
+
+    async def housekeeping(context: ContextTypes.DEFAULT_TYPE) -> None:
+        deps.prune()
+        for request in await store.pairing.expire_stale():
+            if request.source is PairingSource.USER:
+                await desk.tell_submitter(request, USER_EXPIRED_WORDS)
+
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        housekeeping,
+        interval=options.housekeeping_interval_s,
+        first=options.housekeeping_interval_s,
+        name="housekeeping",
+    )
+    return TelegramLayer(application, deps, AlertWorker(deps), webhook)

@@ -1,0 +1,55 @@
+"""Who is writing: an admin (by Telegram user id), a linked end user, or anyone else.
+
+Admins are named in the settings; end users are whoever redeemed an invite for an agent (the
+link is stored on the agent). Anyone else gets one polite line and nothing more. Authorization
+reads the store on every update, so a new link or a deleted agent counts at once. This module
+never changes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from storage import Store
+from storage.models import Agent
+
+STRANGER_LINE = (
+    "Hello! This is a private bot. If you were sent an invite link, open it to get started."
+)
+ADMIN_ONLY_LINE = "Sorry, only the operators of this bot can do that."
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+    STRANGER = "stranger"
+
+
+def actor(role: Role, telegram_user_id: int) -> str:
+    """The `actor` the fleet service and audit log expect: `admin:<id>` or `user:<id>`."""
+    kind = "admin" if role is Role.ADMIN else "user"
+    return f"{kind}:{telegram_user_id}"
+
+
+class Authorizer:
+    def __init__(self, admin_ids: Iterable[int], store: Store) -> None:
+        self._admins = frozenset(admin_ids)
+        self._store = store
+
+    @property
+    def admin_ids(self) -> frozenset[int]:
+        return self._admins
+
+    def is_admin(self, telegram_user_id: int) -> bool:
+        return telegram_user_id in self._admins
+
+    async def own_agents(self, telegram_user_id: int) -> list[Agent]:
+        return await self._store.agents.for_telegram_user(telegram_user_id)
+
+    async def role(self, telegram_user_id: int) -> Role:
+        if self.is_admin(telegram_user_id):
+            return Role.ADMIN
+        if await self.own_agents(telegram_user_id):
+            return Role.USER
+        return Role.STRANGER

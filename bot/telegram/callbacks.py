@@ -1,0 +1,166 @@
+"""Button presses: decode the callback data, check the presser is an admin, dispatch.
+
+Every press is answered (else the client shows a spinner), and answered before a long
+operation starts. Decisions that must happen once (approve, reject, confirm, a guided pick)
+are taken atomically in this process before anything else is awaited, so double taps and two
+admins pressing at once are told who is on it; the ledger guarantees it across processes.
+A button never grants anything by itself: its data only names what to do, the presser is
+checked on every press.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, Update
+from telegram.ext import ContextTypes
+
+from bot.telegram import keyboards, render
+from bot.telegram.admin_handlers import AdminCommands
+from bot.telegram.auth import ADMIN_ONLY_LINE, Role
+from bot.telegram.call import Call
+from bot.telegram.callback_data import Action, CallbackData, decode
+from bot.telegram.confirmations import TakeRefusal
+from bot.telegram.deps import BotDeps
+from bot.telegram.pairing_desk import PairingDesk
+
+log = logging.getLogger("bot.telegram.callbacks")
+
+STALE_BUTTON = "This button no longer works."
+
+
+class Callbacks:
+    def __init__(self, deps: BotDeps, desk: PairingDesk, admin: AdminCommands) -> None:
+        self._deps = deps
+        self._desk = desk
+        self._admin = admin
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        user = query.from_user
+        self._deps.people.remember(user)
+        data = decode(query.data)
+        if data is None or query.message is None:
+            await query.answer(STALE_BUTTON)
+            return
+        if not self._deps.auth.is_admin(user.id):
+            await query.answer(ADMIN_ONLY_LINE, show_alert=True)
+            return
+        call = Call(
+            chat_id=query.message.chat.id,
+            chat_type=query.message.chat.type,
+            user_id=user.id,
+            role=Role.ADMIN,
+            message_id=query.message.message_id,
+        )
+        await self._dispatch(query, data, call, query.message.message_id)
+
+    async def _dispatch(
+        self, query: CallbackQuery, data: CallbackData, call: Call, message_id: int
+    ) -> None:
+        action = data.action
+        if action in (Action.APPROVE, Action.RETRY, Action.REJECT):
+            await self._decide(query, data, call, message_id)
+        elif action is Action.RESTART:
+            await self._restart(query, data.arg, call, message_id)
+        elif action in (Action.CONFIRM, Action.CANCEL):
+            await self._confirmation(query, data, call, message_id)
+        elif action is Action.PAGE:
+            await self._page(query, data, call, message_id)
+        else:
+            await self._guide(query, data, call, message_id)
+
+    async def _decide(
+        self, query: CallbackQuery, data: CallbackData, call: Call, message_id: int
+    ) -> None:
+        request_id = data.arg
+        name = self._deps.people.name(call.user_id)
+        holder = self._desk.take_request(request_id, name)
+        if holder is not None:
+            await query.answer(f"Already being handled by {holder}."[:200])
+            return
+        if data.action is Action.REJECT:
+            await query.answer("Rejecting…")
+            await self._desk.reject(
+                chat_id=call.chat_id,
+                message_id=message_id,
+                admin_id=call.user_id,
+                request_id=request_id,
+            )
+            return
+        await query.answer("Approving… this runs once.")
+        await self._desk.approve(
+            chat_id=call.chat_id,
+            message_id=message_id,
+            admin_id=call.user_id,
+            request_id=request_id,
+        )
+
+    async def _restart(
+        self, query: CallbackQuery, agent_id: str, call: Call, message_id: int
+    ) -> None:
+        holder = self._desk.take_restart(agent_id, self._deps.people.name(call.user_id))
+        if holder is not None:
+            await query.answer(f"Already being restarted by {holder}."[:200])
+            return
+        try:
+            await query.answer("Restarting the machine…")
+            await self._deps.messenger.clear_keyboard(call.chat_id, message_id)
+            await self._desk.restart(
+                chat_id=call.chat_id, admin_id=call.user_id, agent_ref=agent_id, reply_to=message_id
+            )
+        finally:
+            self._desk.release_restart(agent_id)
+
+    async def _confirmation(
+        self, query: CallbackQuery, data: CallbackData, call: Call, message_id: int
+    ) -> None:
+        taken = self._deps.confirmations.take(data.arg, call.user_id)
+        if taken is TakeRefusal.GONE:
+            await query.answer("This confirmation expired or was already used.")
+            return
+        if taken is TakeRefusal.NOT_YOURS:
+            await query.answer("Only the admin who asked can confirm or cancel this.")
+            return
+        if data.action is Action.CANCEL:
+            await query.answer("Cancelled.")
+            await self._deps.messenger.edit(
+                call.chat_id,
+                message_id,
+                f"Cancelled: nothing was done to {render.esc(taken.agent_label)}.",
+            )
+            return
+        await query.answer("Confirmed.")
+        await self._admin.confirmed(call, taken, message_id)
+
+    async def _page(
+        self, query: CallbackQuery, data: CallbackData, call: Call, message_id: int
+    ) -> None:
+        token, raw_index = data.args
+        found = self._deps.pages.get(token, int(raw_index)) if raw_index.isdigit() else None
+        if found is None:
+            await query.answer("This list expired: run the command again.")
+            return
+        text, total = found
+        await query.answer()
+        await self._deps.messenger.edit(
+            call.chat_id, message_id, text, keyboards.pages(token, int(raw_index), total)
+        )
+
+    async def _guide(
+        self, query: CallbackQuery, data: CallbackData, call: Call, message_id: int
+    ) -> None:
+        flow = self._deps.flows.by_token(data.arg, call.chat_id, call.user_id)
+        if flow is None:
+            await query.answer("This question expired or belongs to someone else.")
+            return
+        await self._deps.messenger.clear_keyboard(call.chat_id, message_id)
+        if data.action is Action.GUIDE_CANCEL:
+            await self._admin.guide.cancel(flow)
+            await query.answer("Cancelled.")
+            return
+        await query.answer()
+        index = data.args[1]
+        await self._admin.guide.pick(call, flow, int(index) if index.isdigit() else -1)

@@ -1,0 +1,128 @@
+"""Errors as the people in the chat see them.
+
+Expected refusals (bad input, unknown agent, a busy agent, a failed operation) carry messages
+written for admins and become one polite reply. Anything else reaches the global error handler:
+the user is told that something went wrong with a short reference id, the ops chat gets an alert
+with the same id, and the full traceback goes to the log only. A reply never contains a
+traceback, a raw API body or a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.fleet.errors import FleetError, InvalidRequest
+from bot.fleet.validation import InvalidInput, InvalidInputs
+from bot.telegram import render
+from bot.telegram.messenger import Messenger
+from bot.telegram.parsing import ParseError
+from storage import Store
+from storage.errors import (
+    ConflictError,
+    InvalidPairingCodeError,
+    InvalidSecretNameError,
+    InviteRedeemError,
+    NotFoundError,
+    StateTransitionError,
+    VaultNotConfiguredError,
+)
+from storage.models import AlertSeverity
+
+log = logging.getLogger("bot.telegram.errors")
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    FleetError,
+    InvalidInput,
+    ParseError,
+    NotFoundError,
+    StateTransitionError,
+    ConflictError,
+    InvalidPairingCodeError,
+    InvalidSecretNameError,
+    InviteRedeemError,
+    VaultNotConfiguredError,
+)
+
+
+def explain(error: Exception) -> str:
+    """An expected error as one polite HTML reply."""
+    if isinstance(error, InvalidRequest | InvalidInputs):
+        problems = error.problems
+        listed = "\n".join(f"• {render.esc(problem, 300)}" for problem in problems[:10])
+        more = f"\n…and {len(problems) - 10} more" if len(problems) > 10 else ""
+        return f"That was not accepted:\n{listed}{more}"
+    if isinstance(error, VaultNotConfiguredError):
+        return "Secrets cannot be stored: AGENT_SECRETS_ENCRYPTION_KEY is not configured."
+    if isinstance(error, InviteRedeemError):
+        return f"Sorry, {render.esc(error, 200)}. Ask your operator for a new invite link."
+    if isinstance(error, NotFoundError):
+        return "That was not found. /list shows the live agents."
+    return render.esc(str(error), 1500)
+
+
+def reference_id() -> str:
+    return secrets.token_hex(3)
+
+
+class ErrorReporter:
+    """PTB's global error handler: a reference id for the user, an alert for ops."""
+
+    def __init__(self, messenger: Messenger, store: Store, alerts_due: asyncio.Event) -> None:
+        self._messenger = messenger
+        self._store = store
+        self._alerts_due = alerts_due
+
+    async def __call__(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error = context.error
+        ref = reference_id()
+        where = _describe(update)
+        log.error(
+            "unhandled error ref=%s while handling %s",
+            ref,
+            where,
+            exc_info=(type(error), error, error.__traceback__) if error is not None else None,
+        )
+        if isinstance(update, Update) and update.callback_query is not None:
+            try:
+                await update.callback_query.answer(f"Something went wrong (ref {ref}).")
+            except TelegramError as answer_error:
+                log.info("could not answer the button of error ref=%s: %s", ref, answer_error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            try:
+                await self._messenger.send(
+                    update.effective_chat.id,
+                    f"Sorry, something went wrong (ref <code>{ref}</code>). "
+                    "The operators have been told.",
+                )
+            except TelegramError as reply_error:
+                log.warning("could not tell the user about error ref=%s: %s", ref, reply_error)
+        kind = type(error).__name__ if error is not None else "unknown"
+        await self._store.outbox.enqueue(
+            "bot_error",
+            f"Error ref {ref} while handling {where}: {kind}. Details are in the bot's log.",
+            severity=AlertSeverity.WARNING,
+            payload={"ref": ref},
+        )
+        self._alerts_due.set()
+
+
+def _describe(update: object) -> str:
+    """Which command or button failed, without the text (it may hold a secret)."""
+    if not isinstance(update, Update):
+        return "a background job"
+    who = update.effective_user.id if update.effective_user else "unknown"
+    if update.callback_query is not None:
+        action = (update.callback_query.data or "").split(":", 1)[0][:8]
+        return f"button {action} from user {who}"
+    message = update.effective_message
+    text = message.text if message is not None and message.text else ""
+    if text.startswith("/"):
+        command = text.split(maxsplit=1)[0].split("@", 1)[0][:33]
+        return f"command {command} from user {who}"
+    return f"a message from user {who}"

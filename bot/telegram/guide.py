@@ -1,0 +1,111 @@
+"""Guided mode: asks an admin for each value a command still needs, then runs the command.
+
+States are the `Ask` constants; the pending flow lives in `FlowStore`. Agents are offered as
+buttons (the buttons carry an index, the ids stay here); everything else is typed. In a group
+the question forces a reply, because a bot in privacy mode only sees replies to itself. An
+answer to "which secret?" is deleted before it is read, and never kept in the flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from telegram import ForceReply, InlineKeyboardMarkup
+
+from bot.telegram import keyboards, render
+from bot.telegram.call import Call
+from bot.telegram.commands import ADMIN_BY_NAME, Ask, Command
+from bot.telegram.deps import BotDeps
+from bot.telegram.flows import Flow
+
+RunCommand = Callable[[Call, str, dict[str, str]], Awaitable[None]]
+StoreSecret = Callable[[Call, str, str], Awaitable[None]]
+
+_QUESTIONS = {
+    Ask.AGENT: "Which agent? Pick one, or type its id or tenant/user.",
+    Ask.TENANT: "Which tenant? Send its id.",
+    Ask.USER: "Which user (within the tenant)? Send its id.",
+    Ask.MODEL: "Which model? Send it as provider/model, e.g. moonshotai/kimi-k2.5.",
+    Ask.SKILLS: "Which skills? Send them comma-separated, e.g. linkhub-bridge,calendar.",
+    Ask.CODE: "Which pairing code? Send the 8 characters.",
+    Ask.SECRET: "Send the secret as NAME=VALUE. I delete your message as soon as I read it.",
+}
+
+
+def missing_value(command: Command, values: dict[str, str]) -> Ask | None:
+    for param in command.params:
+        if param.required and param.name not in values and param.ask is not None:
+            return param.ask
+    return None
+
+
+class Guide:
+    def __init__(self, deps: BotDeps, run: RunCommand, store_secret: StoreSecret) -> None:
+        self._deps = deps
+        self._run = run
+        self._store_secret = store_secret
+
+    async def ask(self, call: Call, command: Command, values: dict[str, str], asking: Ask) -> None:
+        deps = self._deps
+        choices: tuple[str, ...] = ()
+        labels: list[str] = []
+        if asking is Ask.AGENT:
+            agents = await deps.store.agents.live()
+            shown = agents[: keyboards.MAX_PICK_BUTTONS]
+            choices = tuple(agent.id for agent in shown)
+            labels = [f"{render.agent_label(agent)} · {agent.status.value}"[:60] for agent in shown]
+        flow = deps.flows.start(
+            command=command.name,
+            chat_id=call.chat_id,
+            user_id=call.user_id,
+            values=values,
+            asking=asking,
+            choices=choices,
+        )
+        markup: InlineKeyboardMarkup | ForceReply
+        if labels:
+            markup = keyboards.pick(flow.token, labels)
+        elif call.private:
+            markup = keyboards.cancel_guide(flow.token)
+        else:
+            markup = ForceReply(selective=True, input_field_placeholder=asking.value)
+        question = _QUESTIONS[asking]
+        await deps.messenger.send(
+            call.chat_id,
+            f"<b>/{render.esc(command.name)}</b>: {render.esc(question)}",
+            markup,
+            reply_to=call.message_id,
+        )
+
+    async def answer_text(self, call: Call, flow: Flow, text: str) -> None:
+        """A typed answer to the pending question."""
+        deps = self._deps
+        if flow.asking is Ask.SECRET:
+            if call.message_id is not None:
+                await deps.messenger.delete(call.chat_id, call.message_id)
+            deps.flows.finish(flow)
+            await self._store_secret(call, flow.values["agent"], text)
+            return
+        await self._continue(call, flow, text.strip())
+
+    async def pick(self, call: Call, flow: Flow, index: int) -> None:
+        """A pressed button: the value offered at `index`."""
+        if not 0 <= index < len(flow.choices):
+            await self._deps.messenger.send(call.chat_id, "That choice is no longer offered.")
+            return
+        await self._continue(call, flow, flow.choices[index])
+
+    async def cancel(self, flow: Flow) -> bool:
+        return self._deps.flows.finish(flow)
+
+    async def _continue(self, call: Call, flow: Flow, value: str) -> None:
+        deps = self._deps
+        if not deps.flows.finish(flow):
+            return
+        values = {**flow.values, flow.asking.value: value}
+        command = ADMIN_BY_NAME[flow.command]
+        next_ask = missing_value(command, values)
+        if next_ask is not None:
+            await self.ask(call, command, values, next_ask)
+            return
+        await self._run(call, command.name, values)

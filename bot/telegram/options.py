@@ -1,0 +1,55 @@
+"""Tunables of the Telegram layer: poll and retry timings, rate limits, time-to-live of state.
+
+Defaults suit production; tests pass tiny values so a whole flow settles in milliseconds.
+This module holds values only: it never reads the environment (settings do) and never acts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BotOptions:
+    # Long-poll time of getUpdates; shutdown waits for at most this long.
+    poll_timeout_s: float = 10.0
+    # Updates handled at once: long operations (provisioning) must not block other admins.
+    concurrent_updates: int = 32
+    # At most one progress edit per interval (Telegram also rate-limits edits).
+    progress_edit_interval_s: float = 1.0
+    # Alert delivery.
+    alert_poll_interval_s: float = 2.0
+    alert_lease_s: float = 60.0
+    alert_backoff_base_s: float = 2.0
+    alert_backoff_max_s: float = 300.0
+    # Telegram's limit for one group is 20 messages a minute; the ops chat never gets more.
+    ops_messages_per_window: int = 20
+    ops_window_s: float = 60.0
+    # Telegram allows about one message a second in a private chat, with short bursts.
+    private_messages_per_second: float = 1.0
+    private_burst: int = 4
+    # End users: pairing codes accepted per user per window (valid or not).
+    pairing_attempts_per_window: int = 5
+    pairing_window_s: float = 600.0
+    # In-memory conversation state.
+    confirmation_ttl_s: float = 300.0
+    flow_ttl_s: float = 600.0
+    page_ttl_s: float = 3600.0
+    housekeeping_interval_s: float = 300.0
+    # How often PTB's rate limiter resends a request Telegram answered with 429.
+    rate_limiter_max_retries: int = 1
+    # PTB's rate limiter: all requests (Telegram allows about 30 messages a second in total).
+    overall_requests_per_second: float = 30.0
+
+    @classmethod
+    def for_tests(cls) -> BotOptions:
+        """Tiny delays; limits as in production so tests see the real behaviour."""
+        return cls(
+            poll_timeout_s=1.0,
+            progress_edit_interval_s=0.0,
+            alert_poll_interval_s=0.05,
+            alert_lease_s=5.0,
+            alert_backoff_base_s=0.05,
+            alert_backoff_max_s=0.5,
+            housekeeping_interval_s=60.0,
+        )

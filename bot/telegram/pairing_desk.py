@@ -1,0 +1,214 @@
+"""The admin side of pairing: decide a request from its card, restart a stuck machine, retry.
+
+Exactly-once execution is the fleet service's (an atomic claim in the ledger). Here a request
+being decided in this process is remembered too, so a double tap or a second admin is told at
+once who is handling it instead of waiting for the ledger's answer. After a decision the card
+shows who decided and the outcome, and the end user who sent the code is told in plain words.
+This module never runs a pairing command or decides a retry itself: the fleet service does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from telegram import InlineKeyboardMarkup
+from telegram.error import TelegramError
+
+from bot.fleet.pairing_executor import PairingOutcome, PairingResult
+from bot.telegram import cards, keyboards, render
+from bot.telegram.deps import BotDeps
+from bot.telegram.errors import EXPECTED_ERRORS, explain
+from bot.telegram.live_progress import LiveProgress
+from bot.telegram.people import telegram_id_of
+from storage.errors import StateTransitionError
+from storage.models import PairingRequest, PairingSource, StuckResolution
+
+log = logging.getLogger("bot.telegram.pairing")
+
+RESTART_STEPS = ("restart", "gateway", "pairing")
+USER_STUCK_WORDS = (
+    "Your pairing is taking longer than expected. An operator is looking into it; "
+    "I will tell you here when it is done."
+)
+USER_REJECTED_WORDS = (
+    "An operator declined your pairing request. If you think this is a mistake, contact them."
+)
+USER_APPLIED_WORDS = "Paired: you can now talk to your agent."
+USER_EXPIRED_WORDS = (
+    "This code expired before it was approved. Send your agent a message to get a new code, "
+    "then send that code here."
+)
+
+
+class PairingDesk:
+    def __init__(self, deps: BotDeps) -> None:
+        self._deps = deps
+        self._deciding: dict[str, str] = {}
+        self._restarting: dict[str, str] = {}
+
+    # --- who is on it -------------------------------------------------------------------------
+
+    def take_request(self, request_id: str, admin_name: str) -> str | None:
+        """Mark the request as being decided by `admin_name`; the current holder if taken."""
+        holder = self._deciding.get(request_id)
+        if holder is not None:
+            return holder
+        self._deciding[request_id] = admin_name
+        return None
+
+    def take_restart(self, agent_id: str, admin_name: str) -> str | None:
+        holder = self._restarting.get(agent_id)
+        if holder is not None:
+            return holder
+        self._restarting[agent_id] = admin_name
+        return None
+
+    # --- decisions ----------------------------------------------------------------------------
+
+    async def approve(
+        self, *, chat_id: int, message_id: int, admin_id: int, request_id: str
+    ) -> None:
+        """Run the request exactly once (the caller holds it) and show the outcome on the card."""
+        deps = self._deps
+        admin_name = deps.people.name(admin_id)
+        try:
+            request = await deps.store.pairing.get(request_id)
+            await deps.messenger.edit(
+                chat_id,
+                message_id,
+                await cards.pairing_card(
+                    deps.store, deps.people, request, render.decision_pending(admin_name, True)
+                ),
+            )
+            try:
+                result = await deps.service.approve_pairing_request(
+                    request_id, actor=f"admin:{admin_id}"
+                )
+            except EXPECTED_ERRORS as error:
+                current = await deps.store.pairing.get(request_id)
+                await deps.messenger.edit(
+                    chat_id,
+                    message_id,
+                    await cards.pairing_card(
+                        deps.store, deps.people, current, render.failed(explain(error))
+                    ),
+                    cards.keyboard_for_state(current),
+                )
+                return
+            await self.show_outcome(chat_id, message_id, result, admin_name)
+            await self.tell_user(result)
+        finally:
+            self._deciding.pop(request_id, None)
+
+    async def show_outcome(
+        self, chat_id: int, message_id: int, result: PairingResult, admin_name: str
+    ) -> None:
+        deps = self._deps
+        await deps.messenger.edit(
+            chat_id,
+            message_id,
+            await cards.pairing_card(
+                deps.store,
+                deps.people,
+                result.request,
+                render.pairing_outcome(result, admin_name),
+            ),
+            cards.keyboard_for_outcome(result),
+        )
+
+    async def reject(
+        self, *, chat_id: int, message_id: int, admin_id: int, request_id: str
+    ) -> None:
+        deps = self._deps
+        admin_name = deps.people.name(admin_id)
+        try:
+            try:
+                await deps.service.reject_pairing_request(request_id, actor=f"admin:{admin_id}")
+            except StateTransitionError:
+                current = await deps.store.pairing.get(request_id)
+                await deps.messenger.edit(
+                    chat_id,
+                    message_id,
+                    await cards.pairing_card(deps.store, deps.people, current),
+                    cards.keyboard_for_state(current),
+                )
+                return
+            rejected = await deps.store.pairing.get(request_id)
+            await deps.messenger.edit(
+                chat_id,
+                message_id,
+                await cards.pairing_card(
+                    deps.store, deps.people, rejected, render.rejected(admin_name)
+                ),
+            )
+            await self.tell_submitter(rejected, USER_REJECTED_WORDS)
+        finally:
+            self._deciding.pop(request_id, None)
+
+    async def tell_user(self, result: PairingResult) -> None:
+        """The end user who sent the code hears the outcome (not the admin's internals)."""
+        if result.outcome in (PairingOutcome.ALREADY_HANDLED, PairingOutcome.NOT_READY):
+            return
+        words = USER_STUCK_WORDS if result.outcome is PairingOutcome.STUCK else result.message
+        await self.tell_submitter(result.request, words)
+
+    async def tell_submitter(self, request: PairingRequest, words: str) -> None:
+        if request.source is not PairingSource.USER:
+            return
+        user_id = telegram_id_of(request.submitted_by)
+        if user_id is None:
+            return
+        await self._deps.messenger.send(
+            user_id, f"Pairing code {render.code(request.code)}: {render.esc(words, 600)}"
+        )
+
+    # --- stuck machines -----------------------------------------------------------------------
+
+    async def restart(
+        self,
+        *,
+        chat_id: int,
+        admin_id: int,
+        agent_ref: str,
+        reply_to: int | None = None,
+    ) -> None:
+        """Restart the machine, wait for a healthy gateway, then settle a stuck pairing."""
+        deps = self._deps
+        opened = await LiveProgress.open(
+            deps.messenger,
+            chat_id,
+            "restart",
+            RESTART_STEPS,
+            deps.options.progress_edit_interval_s,
+        )
+        if opened is None:
+            return
+        live, progress = opened
+        try:
+            agent, recovery = await deps.service.restart_agent_machine(
+                agent_ref, actor=f"admin:{admin_id}", progress=progress
+            )
+        except EXPECTED_ERRORS as error:
+            await live.finish(f"{render.progress(progress)}\n{render.failed(explain(error))}")
+            return
+        except Exception:
+            with contextlib.suppress(TelegramError):
+                await live.finish(
+                    f"{render.progress(progress)}\n{render.failed('Something went wrong.')}"
+                )
+            raise
+        keyboard: InlineKeyboardMarkup | None = None
+        if recovery.resolution is StuckResolution.RETRY and recovery.request is not None:
+            keyboard = keyboards.retry_pairing(recovery.request.id)
+        restarted = render.done(
+            f"Restarted {render.code(agent.id)} ({render.esc(render.agent_label(agent))})."
+        )
+        await live.finish(
+            f"{render.progress(progress)}\n{restarted}\n{render.recovery(recovery)}", keyboard
+        )
+        if recovery.resolution is StuckResolution.APPLIED and recovery.request is not None:
+            await self.tell_submitter(recovery.request, USER_APPLIED_WORDS)
+
+    def release_restart(self, agent_id: str) -> None:
+        self._restarting.pop(agent_id, None)

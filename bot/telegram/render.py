@@ -1,0 +1,367 @@
+"""Every text the bot sends, as Telegram HTML with each dynamic value escaped.
+
+Only `<`, `>` and `&` need escaping in HTML text; `esc` does that and also shortens a value so
+that no single line can outgrow a message. Fixed markup (`<b>`, `<code>`, `<i>`) is written
+here and nowhere else. Renderers take records and return strings; they never send anything,
+and they never receive a secret value (secrets are shown as names and fingerprints only).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from bot.fleet.pairing_executor import PairingOutcome, PairingResult, RecoveryResult
+from bot.fleet.progress import Progress
+from bot.fleet.provisioning import ProvisionResult
+from bot.fleet.service import AgentView
+from bot.telegram.commands import Command
+from bot.telegram.paging import utf16_len
+from storage.models import (
+    Agent,
+    Alert,
+    AlertSeverity,
+    AuditEntry,
+    PairingRequest,
+    PairingState,
+    SecretMeta,
+    Snapshot,
+    StuckResolution,
+)
+
+VALUE_CHARS = 200
+LINE_CHARS = 600
+
+_SEVERITY_MARK = {
+    AlertSeverity.INFO: "ℹ️",
+    AlertSeverity.WARNING: "⚠️",
+    AlertSeverity.CRITICAL: "🚨",
+}
+_OUTCOME_MARK = {
+    PairingOutcome.SUCCEEDED: "✅",
+    PairingOutcome.FAILED: "❌",
+    PairingOutcome.REFUSED: "⛔",
+    PairingOutcome.STUCK: "⏳",
+    PairingOutcome.ALREADY_HANDLED: "ℹ️",
+    PairingOutcome.NOT_READY: "⏸",
+}
+
+
+def esc(value: object, limit: int = VALUE_CHARS) -> str:
+    """`value` as safe HTML text of at most `limit` UTF-16 units, cut with "…" if longer.
+
+    The limit applies to the escaped text, so `&&&…` cannot grow a line fivefold.
+    """
+    text = str(value)
+    if len(text) * 2 <= limit and utf16_len(escaped := html.escape(text, quote=False)) <= limit:
+        return escaped
+    pieces: list[str] = []
+    used = 0
+    for char in text:
+        piece = html.escape(char, quote=False)
+        size = utf16_len(piece)
+        if used + size > limit - 1:
+            pieces.append("…")
+            break
+        pieces.append(piece)
+        used += size
+    return "".join(pieces)
+
+
+def code(value: object, limit: int = VALUE_CHARS) -> str:
+    return f"<code>{esc(value, limit)}</code>"
+
+
+def when(moment: datetime | None) -> str:
+    return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def agent_label(agent: Agent) -> str:
+    """`tenant/user`: what admins type and read; plain text (ids are validated)."""
+    return f"{agent.tenant_id}/{agent.user_id}"
+
+
+def done(text: str) -> str:
+    return f"✅ {text}"
+
+
+def failed(text: str) -> str:
+    return f"❌ {text}"
+
+
+def working(text: str) -> str:
+    return f"⏳ {text}"
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+def progress(state: Progress) -> str:
+    return esc(state.render(), 1500)
+
+
+# --- agents -------------------------------------------------------------------------------------
+
+
+def agent_line(agent: Agent) -> str:
+    parts = [code(agent.id), esc(agent_label(agent)), esc(agent.status.value)]
+    if agent.region:
+        parts.append(esc(agent.region))
+    if agent.model:
+        parts.append(esc(agent.model))
+    if agent.telegram_user_id is None:
+        parts.append("<i>not linked</i>")
+    return " · ".join(parts)
+
+
+def agent_list_header(count: int, tenant: str | None) -> str:
+    scope = f" of tenant {esc(tenant)}" if tenant else ""
+    return f"<b>{count} live agent{'s' if count != 1 else ''}{scope}</b>"
+
+
+def pairing_state_line(request: PairingRequest) -> str:
+    return (
+        f"{code(request.id)} {code(request.code)} {esc(request.state.value)} · "
+        f"{when(request.created_at)}"
+    )
+
+
+def agent_view(view: AgentView, requests: Sequence[PairingRequest]) -> str:
+    agent = view.agent
+    lines = [
+        f"<b>Agent</b> {code(agent.id)} — {esc(agent_label(agent))}",
+        f"Status: <b>{esc(agent.status.value)}</b>",
+    ]
+    if agent.machine_id:
+        live = view.machine.state if view.machine is not None else None
+        seen = esc(live) if live else f"unknown ({esc(view.machine_error or 'not read')})"
+        lines.append(f"Machine: {code(agent.machine_id)} · {seen}")
+    else:
+        lines.append("Machine: none")
+    if agent.volume_id:
+        lines.append(f"Volume: {code(agent.volume_id)}")
+    lines.append(f"Region: {esc(agent.region or '—')} · Model: {code(agent.model or '—')}")
+    lines.append(f"Skills: {esc(', '.join(agent.allowed_skills) or '—', 1000)}")
+    linked = (
+        f"Telegram user {agent.telegram_user_id}"
+        if agent.telegram_user_id is not None
+        else f"not linked (/invite {esc(agent.id)})"
+    )
+    lines.append(f"End user: {linked}")
+    lines.append(f"Command owners: {esc(view.owner_policy)}")
+    if agent.last_error:
+        lines.append(f"Last error: {esc(agent.last_error, 400)}")
+    live_requests = [r for r in requests if not r.state.is_final][-5:]
+    if live_requests:
+        lines.append("<b>Pairing</b>")
+        lines.extend(pairing_state_line(request) for request in live_requests)
+    if any(r.state is PairingState.STUCK for r in requests):
+        lines.append("⚠️ A pairing command is stuck: restart the machine before pairing again.")
+    return "\n".join(lines)
+
+
+def user_agent_status(
+    agent: Agent, machine_state: str | None, latest: PairingRequest | None
+) -> str:
+    running = agent.status.value == "running" and machine_state in (None, "started")
+    lines = [
+        f"<b>Your agent</b> {esc(agent_label(agent))}",
+        f"Status: {'running' if running else esc(agent.status.value)}",
+    ]
+    if latest is not None:
+        lines.append(f"Pairing: {esc(user_pairing_words(latest))}")
+    return "\n".join(lines)
+
+
+def user_pairing_words(request: PairingRequest) -> str:
+    words = {
+        PairingState.SUBMITTED: "your code is waiting for an operator's approval",
+        PairingState.APPROVED: "approved, being applied",
+        PairingState.RUNNING: "being applied right now",
+        PairingState.STUCK: "taking longer than expected; an operator is on it",
+        PairingState.SUCCEEDED: "paired — you can talk to your agent",
+        PairingState.FAILED: "did not go through; send your agent a message for a new code",
+        PairingState.REJECTED: "declined by an operator",
+        PairingState.EXPIRED: "the code expired; send your agent a message for a new one",
+        PairingState.SUPERSEDED: "replaced by a newer code",
+    }
+    return words[request.state]
+
+
+def provisioned(result: ProvisionResult, invite_link: str | None) -> str:
+    agent = result.agent
+    lines = [
+        done(
+            f"{'Resumed and finished' if result.resumed else 'Provisioned'} {code(agent.id)} "
+            f"({esc(agent_label(agent))})"
+        ),
+        f"Machine: {code(agent.machine_id or '—')} · region {esc(agent.region or '—')}",
+        f"Model: {code(result.model)}",
+    ]
+    if invite_link:
+        lines.append(invite_lines(invite_link))
+    return "\n".join(lines)
+
+
+def invite_lines(link: str) -> str:
+    return (
+        f"One-time invite for the end user (valid 7 days):\n{esc(link, 300)}\n"
+        "<i>Send it to them privately; it links their Telegram account to this agent.</i>"
+    )
+
+
+def invite(agent: Agent, link: str) -> str:
+    return f"🔗 Invite for {code(agent.id)} ({esc(agent_label(agent))})\n{invite_lines(link)}"
+
+
+def snapshot(record: Snapshot) -> str:
+    return done(
+        f"Snapshot {code(record.fly_snapshot_id or record.id)} of volume "
+        f"{code(record.source_volume_id)} ({esc(record.status.value)})"
+    )
+
+
+def secrets_meta(label: str, metas: Sequence[SecretMeta]) -> str:
+    if not metas:
+        return f"No secrets stored for {esc(label)}."
+    lines = [f"<b>Secrets of {esc(label)}</b> (names only)"]
+    lines.extend(
+        f"{code(meta.name)} · fingerprint {code(meta.fingerprint, 24)} · {when(meta.updated_at)}"
+        for meta in metas
+    )
+    return "\n".join(lines)
+
+
+def secrets_stored(label: str, names: Iterable[str]) -> str:
+    listed = ", ".join(code(name) for name in names)
+    return done(f"Stored {listed} for {esc(label)}. The message with the value was deleted.")
+
+
+# --- pairing ------------------------------------------------------------------------------------
+
+
+def pairing_card(
+    request: PairingRequest, agent: Agent | None, submitter: str, footer: str | None = None
+) -> str:
+    target = f"{code(agent.id)} ({esc(agent_label(agent))})" if agent else code(request.agent_id)
+    lines = [
+        "🔑 <b>Pairing request</b>",
+        f"Agent: {target}",
+        f"User: {esc(submitter)}",
+        f"Code: {code(request.code)}",
+        f"Time: {when(request.created_at)}",
+        f"Request: {code(request.id)}",
+    ]
+    if footer:
+        lines.append("")
+        lines.append(footer)
+    return "\n".join(lines)
+
+
+def decision_pending(admin: str, approving: bool) -> str:
+    return working(f"{'Approving' if approving else 'Rejecting'} — {esc(admin)}")
+
+
+def pairing_outcome(result: PairingResult, admin: str) -> str:
+    mark = _OUTCOME_MARK[result.outcome]
+    by = "" if result.outcome is PairingOutcome.ALREADY_HANDLED else f" (approved by {esc(admin)})"
+    return f"{mark} <b>{esc(result.outcome.value)}</b>{by}\n{esc(result.message, 600)}"
+
+
+def rejected(admin: str) -> str:
+    return f"✖️ <b>rejected</b> by {esc(admin)}"
+
+
+def already_decided(request: PairingRequest) -> str:
+    by = f" by {esc(request.decided_by)}" if request.decided_by else ""
+    return f"ℹ️ Already {esc(request.state.value)}{by}."
+
+
+def recovery(result: RecoveryResult) -> str:
+    if result.resolution is StuckResolution.APPLIED:
+        return done(f"Pairing recovered: applied. {esc(result.message, 400)}")
+    if result.resolution is StuckResolution.RETRY:
+        return f"🔁 Pairing can be retried once. {esc(result.message, 400)}"
+    return f"ℹ️ {esc(result.message, 400)}"
+
+
+def pending_header(waiting: int, stuck: int) -> str:
+    if not waiting and not stuck:
+        return "No pairing requests await a decision, and no machine is blocked."
+    return f"<b>{waiting} pairing request{'s' if waiting != 1 else ''} awaiting a decision</b>" + (
+        f", {stuck} blocked machine{'s' if stuck != 1 else ''}" if stuck else ""
+    )
+
+
+def stuck_card(request: PairingRequest, agent: Agent | None) -> str:
+    target = f"{code(agent.id)} ({esc(agent_label(agent))})" if agent else code(request.agent_id)
+    return (
+        f"⏳ <b>Stuck pairing</b> on {target}\n"
+        f"Machine {code(request.machine_id)} · request {code(request.id)} · code "
+        f"{code(request.code)}\nRestart the machine; pairing is offered again once its gateway "
+        "is healthy."
+    )
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+
+def alert(item: Alert) -> str:
+    times = f" ×{item.occurrences}" if item.occurrences > 1 else ""
+    return (
+        f"{_SEVERITY_MARK[item.severity]} <b>{esc(item.kind, 64)}</b>{times} "
+        f"<i>#{item.id}</i>\n{esc(item.text, 3500)}\n<i>{when(item.created_at)}</i>"
+    )
+
+
+def digest_line(items: Sequence[Alert]) -> str:
+    """One line for alerts with the same dedupe key (the newest's text), naming every id."""
+    newest = items[-1]
+    count = sum(item.occurrences for item in items)
+    times = f" ×{count}" if count > 1 else ""
+    ids = " ".join(f"#{item.id}" for item in items[:10])
+    if len(items) > 10:
+        ids += f" +{len(items) - 10} more"
+    return (
+        f"{_SEVERITY_MARK[newest.severity]} <i>{ids}</i> <b>{esc(newest.kind, 64)}</b>{times}: "
+        f"{esc(newest.text, 300)}"
+    )
+
+
+def digest_header(count: int) -> str:
+    return f"🔔 <b>{count} alerts</b> (a burst, sent as one digest)"
+
+
+# --- audit and help -----------------------------------------------------------------------------
+
+
+def audit_line(entry: AuditEntry) -> str:
+    return (
+        f"{when(entry.at)} · {esc(entry.actor, 60)} · {code(entry.action, 60)} · "
+        f"{esc(entry.target or '—', 60)} · {esc(entry.outcome.value)}"
+    )
+
+
+def audit_header(label: str | None, count: int) -> str:
+    scope = f" for {esc(label)}" if label else ""
+    return f"<b>Audit{scope}</b> ({count} newest first)"
+
+
+def help_text(title: str, commands: Sequence[Command], footer: str = "") -> str:
+    lines = [f"<b>{esc(title)}</b>"]
+    lines.extend(f"{code(c.usage)} — {esc(c.description)}" for c in commands)
+    if footer:
+        lines.extend(("", footer))
+    return "\n".join(lines)
+
+
+ADMIN_HELP_FOOTER = (
+    "AGENT is the id shown by /list (e.g. <code>ag_…</code>) or <code>tenant/user</code>. "
+    "Every command works in one line with key=value values; leave values out and I ask for "
+    "them. /deprovision, /recreate and /clearsecrets ask for confirmation."
+)
+USER_HELP_FOOTER = (
+    "Your agent answers you in its own Telegram chat. The first time, it sends you a pairing "
+    "code: send that code here (or forward its whole message) and an operator approves it."
+)

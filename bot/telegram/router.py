@@ -1,0 +1,118 @@
+"""Where every command and text message goes, by the sender's role.
+
+Order matters and is fixed here: a `/secret` that carries a value is deleted first, whoever
+sent it; then the role is read from the store; admins reach the admin commands (and their
+pending guided question), linked end users reach `/pair`, `/status`, `/help` and the bare-code
+flow, and anyone else gets one polite line. `/start <invite>` is open to everyone, since it is
+how an end user becomes one. Texts in groups are ignored unless they answer a guided question.
+The router never carries out a command itself and never logs a message's text.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.telegram.admin_handlers import AdminCommands
+from bot.telegram.auth import ADMIN_ONLY_LINE, STRANGER_LINE, Role
+from bot.telegram.call import Call
+from bot.telegram.commands import ADMIN_BY_NAME, USER_BY_NAME
+from bot.telegram.deps import BotDeps
+from bot.telegram.parsing import CommandText, looks_like_secret, split_command
+from bot.telegram.user_handlers import UserCommands
+
+log = logging.getLogger("bot.telegram.router")
+
+UNKNOWN_COMMAND_LINE = "I do not know that command. /help lists what you can do."
+
+
+class Router:
+    def __init__(self, deps: BotDeps, admin: AdminCommands, users: UserCommands) -> None:
+        self._deps = deps
+        self._admin = admin
+        self._users = users
+
+    async def _call(self, update: Update) -> tuple[Call, str] | None:
+        message = update.effective_message
+        user = update.effective_user
+        chat = update.effective_chat
+        if message is None or user is None or chat is None or not message.text:
+            return None
+        if user.is_bot:
+            return None
+        self._deps.people.remember(user)
+        if chat.type == "private":
+            self._deps.messenger.heard_from(chat.id)
+        role = await self._deps.auth.role(user.id)
+        call = Call.of(update, role)
+        return (call, message.text) if call is not None else None
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        # Anything that is not one of ours reads as an unknown command.
+        parsed = split_command(message.text) or CommandText("", "")
+        mention = parsed.addressed_to
+        if mention is not None and mention.lower() != (context.bot.username or "").lower():
+            return
+        if parsed.name == "secret" and looks_like_secret(parsed.rest):
+            # Before anything else, so the value is gone even if what follows fails.
+            await self._deps.messenger.delete(message.chat_id, message.message_id)
+        found = await self._call(update)
+        if found is None:
+            return
+        call, _ = found
+        # A new command ends any question still waiting for an answer.
+        pending = self._deps.flows.current(call.chat_id, call.user_id)
+        if pending is not None:
+            self._deps.flows.finish(pending)
+        name, rest = parsed.name, parsed.rest
+        if name == "start" and rest:
+            await self._users.start(call, rest)
+            return
+        if call.role is Role.ADMIN:
+            if call.private:
+                await self._deps.menus.ensure_admin(call.chat_id)
+            if name == "start":
+                name = "help"
+            if name in ADMIN_BY_NAME:
+                await self._admin.handle(call, name, rest)
+            else:
+                await self._deps.messenger.send(call.chat_id, UNKNOWN_COMMAND_LINE)
+            return
+        if call.role is Role.USER:
+            if name == "start":
+                await self._users.help(call)
+            elif name in USER_BY_NAME:
+                await self._users.handle(call, name, rest)
+            elif name in ADMIN_BY_NAME:
+                await self._deps.messenger.send(call.chat_id, ADMIN_ONLY_LINE)
+            else:
+                await self._deps.messenger.send(call.chat_id, UNKNOWN_COMMAND_LINE)
+            return
+        await self._deps.messenger.send(call.chat_id, STRANGER_LINE)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        found = await self._call(update)
+        if found is None:
+            return
+        call, text = found
+        if call.role is Role.ADMIN:
+            flow = self._deps.flows.current(call.chat_id, call.user_id)
+            if flow is not None:
+                await self._admin.guide.answer_text(call, flow, text)
+                return
+        if not call.private:
+            return
+        if call.role is Role.USER:
+            await self._users.text(call, text)
+        elif call.role is Role.ADMIN:
+            await self._deps.messenger.send(
+                call.chat_id,
+                "To approve a code directly use /pair AGENT CODE; /help lists every command.",
+            )
+        else:
+            await self._deps.messenger.send(call.chat_id, STRANGER_LINE)
