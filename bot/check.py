@@ -11,17 +11,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from bot.runtime import REQUIRED_TO_RUN
 from bot.settings import Settings, SettingsError, load_settings
 from flyclient import FlyClient, FlyError, ForbiddenError, NotFoundError, UnauthorizedError
-
-REQUIRED = (
-    "FLYAGENTS_TELEGRAM_TOKEN",
-    "FLYAGENTS_ADMIN_IDS",
-    "FLYAGENTS_OPS_CHAT_ID",
-    "AGENT_SECRETS_ENCRYPTION_KEY",
-    "FLY_API_TOKEN",
-    "FLY_APP_NAME",
-)
 
 
 @dataclass(frozen=True)
@@ -86,7 +78,7 @@ async def check_fly(settings: Settings) -> CheckLine:
 
 async def run_checks() -> list[CheckLine]:
     try:
-        settings = load_settings(require=REQUIRED)
+        settings = load_settings(require=REQUIRED_TO_RUN)
     except SettingsError as error:
         return [CheckLine(False, "settings", problem) for problem in error.problems]
     lines = [CheckLine(True, "settings", "all present and well-formed")]

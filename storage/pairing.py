@@ -569,8 +569,8 @@ class PairingLedger:
             (
                 f"Pairing request {request.id} (agent {request.agent_id}) on machine "
                 f"{request.machine_id} is stuck: {why}. Its outcome is unknown and it will not "
-                "be run again by itself. Restart the machine, wait for a healthy gateway, then "
-                "mark the machine recovered."
+                "be run again by itself. Restart the machine; once its gateway is healthy the code "
+                "is looked up before a single retry is allowed."
             ),
             severity=AlertSeverity.CRITICAL,
             dedupe_key=f"pairing_stuck:{request.id}:{request.attempts}",

@@ -43,6 +43,7 @@ from flyclient import (
     FlyClient,
     FlyError,
     InsufficientCapacityError,
+    Machine,
     NotFoundError,
     Volume,
 )
@@ -150,15 +151,7 @@ class Provisioner:
             if machine_id is None:
                 await progress.step("machine", StepState.RUNNING)
                 await journal.step_started(operation.id, "machine")
-                runtime = runtime_for(
-                    agent, config, ctx.defaults.gateway_dev_mode, ctx.defaults.startup_timeout_s
-                )
-                existing = await fly.find_machine_by_op_id(operation.id)
-                machine = existing or await fly.create_machine(
-                    machine_spec.machine_config(runtime, volume_id=volume_id),
-                    region=config.region,
-                    op_id=operation.id,
-                )
+                machine = await self._machine_for(fly, agent, config, operation, volume_id)
                 machine_id = machine.id
                 await journal.step_done(operation.id, "machine", {"machine_id": machine_id})
                 agent = await ctx.store.agents.update(
@@ -217,6 +210,26 @@ class Provisioner:
         )
         return ProvisionResult(
             agent=agent, operation_id=operation.id, resumed=resumed, model=config.model
+        )
+
+    async def _machine_for(
+        self,
+        fly: FlyClient,
+        agent: Agent,
+        config: EffectiveConfig,
+        operation: Operation,
+        volume_id: str,
+    ) -> Machine:
+        """The operation's machine: found by its tag after a crash, otherwise created with it."""
+        existing = await fly.find_machine_by_op_id(operation.id)
+        if existing is not None:
+            return existing
+        defaults = self.ctx.defaults
+        runtime = runtime_for(agent, config, defaults.gateway_dev_mode, defaults.startup_timeout_s)
+        return await fly.create_machine(
+            machine_spec.machine_config(runtime, volume_id=volume_id),
+            region=agent.region or config.region,
+            op_id=operation.id,
         )
 
     async def _step_wait_started(
@@ -481,15 +494,7 @@ class Provisioner:
             if new_machine_id is None:
                 await progress.step("machine", StepState.RUNNING)
                 await journal.step_started(operation.id, "machine")
-                runtime = runtime_for(
-                    agent, config, ctx.defaults.gateway_dev_mode, ctx.defaults.startup_timeout_s
-                )
-                existing = await fly.find_machine_by_op_id(operation.id)
-                machine = existing or await fly.create_machine(
-                    machine_spec.machine_config(runtime, volume_id=new_volume_id),
-                    region=agent.region or config.region,
-                    op_id=operation.id,
-                )
+                machine = await self._machine_for(fly, agent, config, operation, new_volume_id)
                 new_machine_id = machine.id
                 await journal.step_done(operation.id, "machine", {"machine_id": new_machine_id})
             await progress.step("machine", StepState.DONE)

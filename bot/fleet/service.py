@@ -30,6 +30,7 @@ from bot.fleet.errors import (
     AgentBusy,
     AgentNotFound,
     FleetError,
+    GatewayProblem,
     InvalidRequest,
     ModelMismatch,
     OperationFailed,
@@ -42,6 +43,7 @@ from bot.fleet.provisioning import PROVISION_STEPS, RECREATE_STEPS, Provisioner,
 from bot.fleet.resolve import AGENT_SECRET_KEYS, AgentOverrides, EffectiveConfig
 from bot.fleet.tenants import TenantService
 from flyclient import (
+    FlyClient,
     FlyError,
     InsufficientCapacityError,
     Machine,
@@ -93,6 +95,35 @@ class AgentView:
 
 def _plain(value: str | SecretStr) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def _clean_agent_secrets(
+    values: Mapping[str, str | SecretStr],
+) -> tuple[dict[str, str], list[str]]:
+    """An agent's secrets by canonical name, and every problem with them (values never shown)."""
+    cleaned: dict[str, str] = {}
+    problems: list[str] = []
+    for raw_name, raw_value in values.items():
+        try:
+            name = validation.secret_name(raw_name)
+        except validation.InvalidInput as error:
+            problems.append(str(error))
+            continue
+        if name not in AGENT_SECRET_KEYS:
+            problems.append(f"{name}: not a secret an agent uses ({', '.join(AGENT_SECRET_KEYS)})")
+            continue
+        value = _plain(raw_value).strip()
+        if not value:
+            problems.append(f"{name}: is empty")
+            continue
+        if name == "TELEGRAM_BOT_TOKEN":
+            try:
+                validation.telegram_bot_token(value)
+            except validation.InvalidInput as error:
+                problems.append(str(error))
+                continue
+        cleaned[name] = value
+    return cleaned, problems
 
 
 class FleetService:
@@ -150,29 +181,8 @@ class FleetService:
                 region = validation.region(request.region)
             except validation.InvalidInput as error:
                 problems.append(str(error))
-        secrets: dict[str, str] = {}
-        for raw_name, raw_value in (request.secrets or {}).items():
-            try:
-                name = validation.secret_name(raw_name)
-            except validation.InvalidInput as error:
-                problems.append(str(error))
-                continue
-            if name not in AGENT_SECRET_KEYS:
-                problems.append(
-                    f"{name}: not a secret an agent uses ({', '.join(AGENT_SECRET_KEYS)})"
-                )
-                continue
-            value = _plain(raw_value).strip()
-            if not value:
-                problems.append(f"{name}: is empty")
-                continue
-            if name == "TELEGRAM_BOT_TOKEN":
-                try:
-                    validation.telegram_bot_token(value)
-                except validation.InvalidInput as error:
-                    problems.append(str(error))
-                    continue
-            secrets[name] = value
+        secrets, secret_problems = _clean_agent_secrets(request.secrets or {})
+        problems.extend(secret_problems)
         if problems:
             raise InvalidRequest(problems)
         overrides = AgentOverrides(model=model, allowed_skills=skills, region=region)
@@ -379,15 +389,7 @@ class FleetService:
                 f"Starting machine {machine_id} failed: {error.message}"
             ) from error
         await progress.step("start", StepState.DONE)
-        await progress.step("gateway", StepState.RUNNING)
-        await wait_until_ready(
-            fly,
-            machine_id,
-            deadline_s=self.defaults.startup_timeout_s,
-            poll_s=self.defaults.timings.gateway_poll_s,
-            since=since,
-        )
-        await progress.step("gateway", StepState.DONE)
+        await self._gateway_step(agent, fly, machine_id, since, progress, actor, "agent.start")
         agent = await self.store.agents.set_status(
             agent.id, AgentStatus.RUNNING, actor=actor, reason="started"
         )
@@ -451,15 +453,7 @@ class FleetService:
                 f"Restarting machine {machine_id} failed: {error.message}"
             ) from error
         await progress.step("restart", StepState.DONE)
-        await progress.step("gateway", StepState.RUNNING)
-        await wait_until_ready(
-            fly,
-            machine_id,
-            deadline_s=self.defaults.startup_timeout_s,
-            poll_s=self.defaults.timings.gateway_poll_s,
-            since=since,
-        )
-        await progress.step("gateway", StepState.DONE)
+        await self._gateway_step(agent, fly, machine_id, since, progress, actor, "agent.restart")
         await progress.step("pairing", StepState.RUNNING)
         recovery = await self.pairing.recover_machine(agent, actor=actor)
         await progress.step("pairing", StepState.DONE, recovery.message)
@@ -678,32 +672,13 @@ class FleetService:
     async def upsert_agent_secrets(
         self, ref: str, values: Mapping[str, str | SecretStr], *, actor: str
     ) -> list[SecretMeta]:
-        cleaned: dict[str, SecretStr] = {}
-        problems = []
-        for raw_name, raw_value in values.items():
-            try:
-                name = validation.secret_name(raw_name)
-            except validation.InvalidInput as error:
-                problems.append(str(error))
-                continue
-            if name not in AGENT_SECRET_KEYS:
-                problems.append(f"{name} is not an agent secret ({', '.join(AGENT_SECRET_KEYS)}).")
-                continue
-            value = _plain(raw_value).strip()
-            if not value:
-                problems.append(f"{name} is empty.")
-                continue
-            if name == "TELEGRAM_BOT_TOKEN":
-                try:
-                    validation.telegram_bot_token(value)
-                except validation.InvalidInput as error:
-                    problems.append(str(error))
-                    continue
-            cleaned[name] = SecretStr(value)
+        cleaned, problems = _clean_agent_secrets(values)
         if problems:
             raise InvalidRequest(problems)
         scope = await self._secret_scope(ref)
-        return await self.store.secrets.upsert(scope, cleaned, actor=actor)
+        return await self.store.secrets.upsert(
+            scope, {name: SecretStr(value) for name, value in cleaned.items()}, actor=actor
+        )
 
     async def get_agent_secrets_meta(self, ref: str) -> list[SecretMeta]:
         return await self.store.secrets.meta(await self._secret_scope(ref))
@@ -798,7 +773,42 @@ class FleetService:
             )
         return parsed.model
 
-    # --- helpers ------------------------------------------------------------------------------
+    # --- helpers ---------------------------------------------------------------------------
+
+    async def _gateway_step(
+        self,
+        agent: Agent,
+        fly: FlyClient,
+        machine_id: str,
+        since: datetime,
+        progress: Progress,
+        actor: str,
+        action: str,
+    ) -> None:
+        """Wait for this boot's gateway; a failure is shown, alerted and audited, then raised."""
+        await progress.step("gateway", StepState.RUNNING)
+        try:
+            await wait_until_ready(
+                fly,
+                machine_id,
+                deadline_s=self.defaults.startup_timeout_s,
+                poll_s=self.defaults.timings.gateway_poll_s,
+                since=since,
+            )
+        except GatewayProblem as problem:
+            await progress.step("gateway", StepState.FAILED, problem.message)
+            await self.ctx.alert(
+                f"gateway_{problem.kind}",
+                f"Agent {agent.id}: {problem}",
+                severity=AlertSeverity.CRITICAL,
+                dedupe_key=f"gateway_{problem.kind}:{machine_id}",
+                payload={"agent_id": agent.id, "machine_id": machine_id},
+            )
+            await self.ctx.audit(
+                actor, action, agent.id, AuditOutcome.FAILED, {"error": problem.message}
+            )
+            raise
+        await progress.step("gateway", StepState.DONE)
 
     def _machine_of(self, agent: Agent) -> str:
         if agent.machine_id is None:
