@@ -145,14 +145,20 @@ def resolve_agent_config(
         cpu_kind, cpus = defaults.cpu_kind, defaults.cpus
         sources["FLYAGENTS_AGENT_VM"] = "fleet"
 
-    if agent.allowed_skills is not None:
+    tenant_skills_raw = _text(tenant_overrides, "ALLOWED_SKILLS_JSON")
+    tenant_skills = (
+        tuple(validation.allowed_skills_json(tenant_skills_raw)) if tenant_skills_raw else None
+    )
+    inherited_skills, inherited_level = (
+        (tenant_skills, "tenant")
+        if tenant_skills is not None
+        else (defaults.allowed_skills, "fleet")
+    )
+    if agent.allowed_skills is not None and agent.allowed_skills != inherited_skills:
         skills, sources["ALLOWED_SKILLS_JSON"] = agent.allowed_skills, "agent"
-    elif _text(tenant_overrides, "ALLOWED_SKILLS_JSON"):
-        raw = _text(tenant_overrides, "ALLOWED_SKILLS_JSON") or "[]"
-        skills = tuple(validation.allowed_skills_json(raw))
-        sources["ALLOWED_SKILLS_JSON"] = "tenant"
     else:
-        skills, sources["ALLOWED_SKILLS_JSON"] = defaults.allowed_skills, "fleet"
+        skills = inherited_skills
+        sources["ALLOWED_SKILLS_JSON"] = inherited_level  # type: ignore[assignment]
 
     fleet_secrets: dict[str, SecretStr | None] = {
         "FLY_API_TOKEN": defaults.fly_token,

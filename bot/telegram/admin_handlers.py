@@ -35,6 +35,7 @@ from bot.telegram.parsing import (
     parse_secret_command,
     parse_secret_reply,
 )
+from bot.telegram.tenant_commands import TENANT_REMOVE, TenantCommands
 from storage.models import Agent
 
 log = logging.getLogger("bot.telegram.admin")
@@ -63,6 +64,7 @@ class AdminCommands:
         self._deps = deps
         self._desk = desk
         self.guide = Guide(deps, self.run, self.store_secret_reply)
+        self.tenants = TenantCommands(deps)
         self._runners: dict[str, Runner] = {
             "provision": self._provision,
             "list": self._list,
@@ -86,7 +88,10 @@ class AdminCommands:
 
     # --- entry points -------------------------------------------------------------------------
 
-    async def handle(self, call: Call, name: str, rest: str) -> None:
+    async def handle(
+        self, call: Call, name: str, rest: str, *, message_deleted: bool | None = None
+    ) -> None:
+        """`message_deleted`: what became of a message the router deleted for holding a secret."""
         command = ADMIN_BY_NAME[name]
         if command.private_only and not call.private:
             await self._reply(
@@ -97,6 +102,9 @@ class AdminCommands:
             return
         if name == "secret":
             await self._secret(call, rest)
+            return
+        if name == "tenant":
+            await self.tenants.handle(call, rest, message_deleted)
             return
         try:
             values = dict(parse_args(command, rest).values)
@@ -433,8 +441,8 @@ class AdminCommands:
         label, consequence = _DESTRUCTIVE_WORDS[command]
         pending = self._deps.confirmations.create(
             command=command,
-            agent_id=agent.id,
-            agent_label=render.agent_label(agent),
+            target_id=agent.id,
+            target_label=render.agent_label(agent),
             admin_id=call.user_id,
             chat_id=call.chat_id,
         )
@@ -447,9 +455,12 @@ class AdminCommands:
 
     async def confirmed(self, call: Call, pending: PendingConfirmation, message_id: int) -> None:
         """A confirmation button was pressed by the admin who asked: run the command."""
+        if pending.command == TENANT_REMOVE:
+            await self.tenants.confirmed(call, pending, message_id)
+            return
         service = self._deps.service
         messenger = self._deps.messenger
-        agent_id = pending.agent_id
+        agent_id = pending.target_id
         if pending.command == "recreate":
 
             async def recreate(progress: Progress) -> Outcome:
@@ -478,7 +489,7 @@ class AdminCommands:
             if pending.command == "deprovision":
                 removed = await service.deprovision_agent_machine(agent_id, actor=call.actor)
                 text = render.done(
-                    f"Deprovisioned {render.code(agent_id)} ({render.esc(pending.agent_label)}). "
+                    f"Deprovisioned {render.code(agent_id)} ({render.esc(pending.target_label)}). "
                     f"Removed: {render.esc(', '.join(removed) or 'nothing', 1000)}."
                 )
             else:

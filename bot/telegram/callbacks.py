@@ -129,7 +129,7 @@ class Callbacks:
             await self._deps.messenger.edit(
                 call.chat_id,
                 message_id,
-                f"Cancelled: nothing was done to {render.esc(taken.agent_label)}.",
+                f"Cancelled: nothing was done to {render.esc(taken.target_label)}.",
             )
             return
         await query.answer("Confirmed.")

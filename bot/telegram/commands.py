@@ -40,6 +40,15 @@ AGENT = Param("agent")
 
 
 @dataclass(frozen=True)
+class Subcommand:
+    """One form of a command that does several things (e.g. `/tenant add`)."""
+
+    name: str
+    usage: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Command:
     name: str
     usage: str
@@ -47,11 +56,26 @@ class Command:
     params: tuple[Param, ...] = ()
     destructive: bool = False
     private_only: bool = False
+    # Commands with forms (`/tenant add|set|…`) parse their own text; `params` stays empty.
+    subcommands: tuple[Subcommand, ...] = ()
 
     @property
     def option_names(self) -> frozenset[str]:
         return frozenset(param.name for param in self.params)
 
+
+TENANT_SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand("add", "/tenant add ID [name]", "Add a tenant profile"),
+    Subcommand(
+        "set",
+        "/tenant set ID KEY=VALUE …",
+        "Override fleet settings for the tenant (secret keys: private chat only)",
+    ),
+    Subcommand("unset", "/tenant unset ID KEY", "Drop one override; the fleet value applies"),
+    Subcommand("show", "/tenant show ID", "Its values and which level supplies each"),
+    Subcommand("list", "/tenant list", "Every tenant profile"),
+    Subcommand("remove", "/tenant remove ID", "Delete a tenant without live agents"),
+)
 
 ADMIN_COMMANDS: tuple[Command, ...] = (
     Command(
@@ -112,6 +136,12 @@ ADMIN_COMMANDS: tuple[Command, ...] = (
     Command("pending", "/pending", "Pairing requests awaiting a decision"),
     Command("invite", "/invite AGENT", "A one-time link for the agent's end user", (AGENT,)),
     Command("audit", "/audit [AGENT]", "Recent audit entries", (Param("agent", required=False),)),
+    Command(
+        "tenant",
+        "/tenant add|set|unset|show|list|remove …",
+        "Tenant profiles: each tenant's own Fly app, token and defaults",
+        subcommands=TENANT_SUBCOMMANDS,
+    ),
     Command("help", "/help", "This list"),
 )
 

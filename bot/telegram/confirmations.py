@@ -1,4 +1,4 @@
-"""Pending confirmations of destructive commands (`/deprovision`, `/recreate`, `/clearsecrets`).
+"""Pending confirmations of destructive commands (`/deprovision`, `/recreate`, `/tenant remove`…).
 
 The buttons carry a short random token; taking it removes it, so a double tap or two admins
 pressing at once run the command once. Only the admin who asked may confirm. In memory and
@@ -23,8 +23,9 @@ class TakeRefusal(StrEnum):
 class PendingConfirmation:
     token: str
     command: str
-    agent_id: str
-    agent_label: str
+    # What the command acts on: an agent id, or a tenant id for `/tenant remove`.
+    target_id: str
+    target_label: str
     admin_id: int
     chat_id: int
     expires_at: float
@@ -36,13 +37,13 @@ class ConfirmationStore:
         self._by_token: dict[str, PendingConfirmation] = {}
 
     def create(
-        self, *, command: str, agent_id: str, agent_label: str, admin_id: int, chat_id: int
+        self, *, command: str, target_id: str, target_label: str, admin_id: int, chat_id: int
     ) -> PendingConfirmation:
         pending = PendingConfirmation(
             token=secrets.token_urlsafe(6),
             command=command,
-            agent_id=agent_id,
-            agent_label=agent_label,
+            target_id=target_id,
+            target_label=target_label,
             admin_id=admin_id,
             chat_id=chat_id,
             expires_at=time.monotonic() + self._ttl_s,

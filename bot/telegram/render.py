@@ -15,7 +15,9 @@ from datetime import datetime
 from bot.fleet.pairing_executor import PairingOutcome, PairingResult, RecoveryResult
 from bot.fleet.progress import Progress
 from bot.fleet.provisioning import ProvisionResult
+from bot.fleet.resolve import AGENT_SECRET_KEYS, TENANT_PLAIN_KEYS
 from bot.fleet.service import AgentView
+from bot.fleet.tenants import TenantSetting, TenantView
 from bot.telegram.commands import Command
 from bot.telegram.paging import utf16_len
 from storage.models import (
@@ -28,6 +30,7 @@ from storage.models import (
     SecretMeta,
     Snapshot,
     StuckResolution,
+    TenantProfile,
 )
 
 VALUE_CHARS = 200
@@ -150,6 +153,7 @@ def agent_view(view: AgentView, requests: Sequence[PairingRequest]) -> str:
     )
     lines.append(f"End user: {linked}")
     lines.append(f"Command owners: {esc(view.owner_policy)}")
+    lines.extend(config_sources(view))
     if agent.last_error:
         lines.append(f"Last error: {esc(agent.last_error, 400)}")
     live_requests = [r for r in requests if not r.state.is_final][-5:]
@@ -159,6 +163,46 @@ def agent_view(view: AgentView, requests: Sequence[PairingRequest]) -> str:
     if any(r.state is PairingState.STUCK for r in requests):
         lines.append("⚠️ A pairing command is stuck: restart the machine before pairing again.")
     return "\n".join(lines)
+
+
+_LEVEL_WORDS = {
+    "agent": "agent",
+    "tenant": "tenant",
+    "fleet": "fleet",
+    "generated": "generated",
+    "unset": "not set",
+}
+
+
+def _level(level: str) -> str:
+    return f"<i>{esc(_LEVEL_WORDS.get(level, level), 20)}</i>"
+
+
+def config_sources(view: AgentView) -> list[str]:
+    """Which level (agent / tenant / fleet) supplied each setting; secrets as set/not set."""
+    agent = view.agent
+    known: dict[str, str | None] = {
+        "FLY_APP_NAME": agent.fly_app,
+        "FLYAGENTS_AGENT_IMAGE": agent.image,
+        "FLY_REGION": agent.region,
+        "LLM_MODEL": agent.model,
+        "ALLOWED_SKILLS_JSON": ", ".join(agent.allowed_skills) or None,
+    }
+    lines = ["<b>Settings</b> (value · the level that supplies it)"]
+    for key in TENANT_PLAIN_KEYS:
+        level = view.config_sources.get(key)
+        if level is None:
+            continue
+        value = known.get(key)
+        shown = f"{code(value, 120)} · " if value else ""
+        lines.append(f"{code(key)}: {shown}{_level(level)}")
+    for key in AGENT_SECRET_KEYS:
+        level = view.config_sources.get(key)
+        if level is None:
+            continue
+        state = "not set" if level == "unset" else f"set · {_level(level)}"
+        lines.append(f"{code(key)}: {state}")
+    return lines
 
 
 def user_agent_status(
@@ -236,6 +280,76 @@ def secrets_meta(label: str, metas: Sequence[SecretMeta]) -> str:
 def secrets_stored(label: str, names: Iterable[str]) -> str:
     listed = ", ".join(code(name) for name in names)
     return done(f"Stored {listed} for {esc(label)}. The message with the value was deleted.")
+
+
+# --- tenants ------------------------------------------------------------------------------------
+
+
+def _tenant_setting(setting: TenantSetting) -> str:
+    if setting.secret:
+        own = (
+            f"set · fingerprint {code(setting.fingerprint, 24)}"
+            if setting.fingerprint
+            else "not set"
+        )
+        return f"{code(setting.key)}: {own} · in effect: {_level(setting.effective_level)}"
+    own = code(setting.value, 300) if setting.value else "not set"
+    effective = (
+        f"{code(setting.effective_value, 300)} ({_level(setting.effective_level)})"
+        if setting.effective_value
+        else _level(setting.effective_level)
+    )
+    return f"{code(setting.key)}: {own} · in effect: {effective}"
+
+
+def tenant_view(view: TenantView) -> str:
+    profile = view.profile
+    live = view.live_agents
+    lines = [
+        f"<b>Tenant</b> {code(profile.tenant_id)} — {esc(profile.display_name)}",
+        f"Live agents: {live}",
+        "<i>KEY: the tenant's own value · in effect: the value used and the level it comes "
+        "from. Secret values are never shown.</i>",
+    ]
+    lines.extend(_tenant_setting(setting) for setting in view.settings)
+    return "\n".join(lines)
+
+
+def tenant_line(view: TenantView) -> str:
+    profile = view.profile
+    own = [s.key for s in view.settings if s.value or s.fingerprint]
+    settings = esc(", ".join(own), 1000) if own else "<i>fleet values only</i>"
+    live = f"{view.live_agents} live agent{'s' if view.live_agents != 1 else ''}"
+    return f"{code(profile.tenant_id)} — {esc(profile.display_name)} · {live} · {settings}"
+
+
+def tenant_list_header(count: int) -> str:
+    return f"<b>{count} tenant{'s' if count != 1 else ''}</b>"
+
+
+def tenant_added(profile: TenantProfile) -> str:
+    return done(
+        f"Added tenant {code(profile.tenant_id)} ({esc(profile.display_name)}). "
+        f"Set its values with /tenant set {esc(profile.tenant_id)} KEY=VALUE."
+    )
+
+
+def tenant_stored(tenant_id: str, keys: Iterable[str], deleted: bool | None) -> str:
+    listed = ", ".join(code(key) for key in keys)
+    text = done(f"Stored {listed} for tenant {code(tenant_id)}.")
+    return text + deleted_note(deleted)
+
+
+def deleted_note(deleted: bool | None) -> str:
+    """What became of a message that held a secret value."""
+    if deleted is None:
+        return ""
+    if deleted:
+        return " The message with the value was deleted."
+    return (
+        " I could not delete the message with the value: delete it yourself, and consider "
+        "the value exposed (rotate it)."
+    )
 
 
 # --- pairing ------------------------------------------------------------------------------------
@@ -350,7 +464,12 @@ def audit_header(label: str | None, count: int) -> str:
 
 def help_text(title: str, commands: Sequence[Command], footer: str = "") -> str:
     lines = [f"<b>{esc(title)}</b>"]
-    lines.extend(f"{code(c.usage)} — {esc(c.description)}" for c in commands)
+    for command in commands:
+        if not command.subcommands:
+            lines.append(f"{code(command.usage)} — {esc(command.description)}")
+            continue
+        lines.append(f"<b>/{esc(command.name)}</b> — {esc(command.description)}:")
+        lines.extend(f"  {code(s.usage)} — {esc(s.description)}" for s in command.subcommands)
     if footer:
         lines.extend(("", footer))
     return "\n".join(lines)
@@ -359,7 +478,9 @@ def help_text(title: str, commands: Sequence[Command], footer: str = "") -> str:
 ADMIN_HELP_FOOTER = (
     "AGENT is the id shown by /list (e.g. <code>ag_…</code>) or <code>tenant/user</code>. "
     "Every command works in one line with key=value values; leave values out and I ask for "
-    "them. /deprovision, /recreate and /clearsecrets ask for confirmation."
+    "them. /deprovision, /recreate, /clearsecrets and /tenant remove ask for confirmation. "
+    "KEY of /tenant set is a fleet setting name (e.g. FLY_APP_NAME, FLY_API_TOKEN, LLM_MODEL); "
+    "secret ones only in a private chat, where I delete the message at once."
 )
 USER_HELP_FOOTER = (
     "Your agent answers you in its own Telegram chat. The first time, it sends you a pairing "

@@ -1,9 +1,10 @@
 """Where every command and text message goes, by the sender's role.
 
-Order matters and is fixed here: a `/secret` that carries a value is deleted first, whoever
-sent it; then the role is read from the store; admins reach the admin commands (and their
-pending guided question), linked end users reach `/pair`, `/status`, `/help` and the bare-code
-flow, and anyone else gets one polite line. `/start <invite>` is open to everyone, since it is
+Order matters and is fixed here: a `/secret` that carries a value, or a `/tenant` that may
+carry one, is deleted first, whoever sent it (the admin's reply says whether that worked);
+then the role is read from the store; admins reach the admin commands (and their pending
+guided question), linked end users reach `/pair`, `/status`, `/help` and the bare-code flow,
+and anyone else gets one polite line. `/start <invite>` is open to everyone, since it is
 how an end user becomes one. Texts in groups are ignored unless they answer a guided question.
 The router never carries out a command itself and never logs a message's text.
 """
@@ -20,7 +21,12 @@ from bot.telegram.auth import ADMIN_ONLY_LINE, STRANGER_LINE, Role
 from bot.telegram.call import Call
 from bot.telegram.commands import ADMIN_BY_NAME, USER_BY_NAME
 from bot.telegram.deps import BotDeps
-from bot.telegram.parsing import CommandText, looks_like_secret, split_command
+from bot.telegram.parsing import (
+    CommandText,
+    looks_like_secret,
+    split_command,
+    tenant_text_may_hold_secret,
+)
 from bot.telegram.user_handlers import UserCommands
 
 log = logging.getLogger("bot.telegram.router")
@@ -58,9 +64,12 @@ class Router:
         mention = parsed.addressed_to
         if mention is not None and mention.lower() != (context.bot.username or "").lower():
             return
-        if parsed.name == "secret" and looks_like_secret(parsed.rest):
+        deleted: bool | None = None
+        if (parsed.name == "secret" and looks_like_secret(parsed.rest)) or (
+            parsed.name == "tenant" and tenant_text_may_hold_secret(parsed.rest)
+        ):
             # Before anything else, so the value is gone even if what follows fails.
-            await self._deps.messenger.delete(message.chat_id, message.message_id)
+            deleted = await self._deps.messenger.delete(message.chat_id, message.message_id)
         found = await self._call(update)
         if found is None:
             return
@@ -79,7 +88,7 @@ class Router:
             if name == "start":
                 name = "help"
             if name in ADMIN_BY_NAME:
-                await self._admin.handle(call, name, rest)
+                await self._admin.handle(call, name, rest, message_deleted=deleted)
             else:
                 await self._deps.messenger.send(call.chat_id, UNKNOWN_COMMAND_LINE)
             return

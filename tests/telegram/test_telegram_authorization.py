@@ -44,6 +44,7 @@ def admin_command_lines(agent_id: str, code: str) -> list[str]:
         f"/invite {agent_id}",
         f"/audit {agent_id}",
         "/audit",
+        "/tenant add evil Evil Corp",
         "/help",
     ]
 
