@@ -91,6 +91,8 @@ class AgentView:
     machine_error: str | None
     config_sources: Mapping[str, str]
     owner_policy: str
+    # Effective non-secret values by setting name (secrets are never carried here).
+    config_values: Mapping[str, str]
 
 
 def _plain(value: str | SecretStr) -> str:
@@ -604,7 +606,25 @@ class FleetService:
         policy = (
             "user (OpenClaw's own)" if owners is None else ", ".join(owners) or "admins (none set)"
         )
-        return AgentView(agent, machine, machine_error, dict(config.sources), policy)
+        values = {
+            "FLY_APP_NAME": config.fly_app or "",
+            "FLYAGENTS_AGENT_IMAGE": config.image,
+            "FLY_REGION": config.region,
+            "FLYAGENTS_AGENT_VM": f"{config.cpu_kind}-cpu-{config.cpus}x",
+            "LLM_MODEL": config.model,
+            "OPENCLAW_APP_KEY": config.app_key,
+            "ALLOWED_SKILLS_JSON": json.dumps(list(config.allowed_skills)),
+            "AGENT_BRIDGE_URL": config.bridge_url or "",
+            "OPENCLAW_SERVICE_ID": config.service_id or "",
+        }
+        return AgentView(
+            agent,
+            machine,
+            machine_error,
+            dict(config.sources),
+            policy,
+            {key: value for key, value in values.items() if value},
+        )
 
     async def gateway_health(self, ref: str) -> GatewayHealth:
         agent = await self.find_agent(ref)

@@ -180,20 +180,12 @@ def _level(level: str) -> str:
 
 def config_sources(view: AgentView) -> list[str]:
     """Which level (agent / tenant / fleet) supplied each setting; secrets as set/not set."""
-    agent = view.agent
-    known: dict[str, str | None] = {
-        "FLY_APP_NAME": agent.fly_app,
-        "FLYAGENTS_AGENT_IMAGE": agent.image,
-        "FLY_REGION": agent.region,
-        "LLM_MODEL": agent.model,
-        "ALLOWED_SKILLS_JSON": ", ".join(agent.allowed_skills) or None,
-    }
     lines = ["<b>Settings</b> (value · the level that supplies it)"]
     for key in TENANT_PLAIN_KEYS:
         level = view.config_sources.get(key)
         if level is None:
             continue
-        value = known.get(key)
+        value = view.config_values.get(key)
         shown = f"{code(value, 120)} · " if value else ""
         lines.append(f"{code(key)}: {shown}{_level(level)}")
     for key in AGENT_SECRET_KEYS:
