@@ -93,6 +93,10 @@ def _lines(text: str) -> list[str]:
     return [cleaned for raw in text.splitlines() if (cleaned := clean_line(raw))]
 
 
+# Lines the CLI adds to every failure; they never explain it.
+_BOILERPLATE_RE = re.compile(r"^\[openclaw\] (?:The CLI command failed|Debug:|Try:|Help:)")
+
+
 def failure_reason(stdout: str, stderr: str) -> str:
     """OpenClaw's own explanation of a failure, shortened for a message."""
     lines = _lines(stderr) or _lines(stdout)
@@ -100,7 +104,7 @@ def failure_reason(stdout: str, stderr: str) -> str:
         match = REASON_RE.match(line)
         if match:
             return match.group(1)[:MAX_REASON]
-    meaningful = [ln for ln in lines if not ln.startswith("[openclaw] The CLI command failed")]
+    meaningful = [ln for ln in lines if not _BOILERPLATE_RE.match(ln)]
     chosen = meaningful[-1] if meaningful else (lines[-1] if lines else "no output")
     return chosen[:MAX_REASON]
 

@@ -1,11 +1,13 @@
-"""Emulated Fly Machines API (api.machines.dev) and logs API (api.fly.io), with simulated OpenClaw.
+"""Emulated Fly Machines API (api.machines.dev) and logs API (api.fly.io), with OpenClaw inside.
 
 A real HTTP server on loopback for tests, the offline demo and benchmarks. It
 reproduces the real platform's behaviour (including where it differs from the
 published OpenAPI spec), enforces each method's request rules in its own code
-(it never loads the spec or anything outside this package), and simulates
-inside every machine the OpenClaw gateway and CLI the bot drives. It must never
-run a real command, a real shell or touch the network beyond its own socket.
+(it never loads the spec or anything outside this package), and by default
+simulates inside every machine the OpenClaw gateway and CLI the bot drives;
+then it must never run a real command, a real shell or touch the network
+beyond its own socket. In real-OpenClaw mode (below) it runs the real runtime
+instead — the configured node binary only, never a shell.
 
 Use::
 
@@ -16,7 +18,10 @@ Use::
         emu.root_url   # "http://127.0.0.1:PORT"     (logs API + control API)
 
 CLI: ``python -m emulators.fly --port 0 [--host H] [--token T] [--app NAME]...
-[--app-token APP=TOKEN]...`` prints the base URL as the first stdout line.
+[--app-token APP=TOKEN]... [--openclaw-dir /app] [--openclaw PATH/TO/openclaw.mjs
+[--node PATH] --telegram-api-root URL]`` prints the base URL as the first stdout
+line. ``openclaw_dir`` (``--openclaw-dir``) is the image's folder holding
+``openclaw.mjs``: exec's ``cd DIR && node ./openclaw.mjs`` finds the CLI there.
 
 Auth
 ----
@@ -102,6 +107,27 @@ commands at once on one machine make its gateway unstable: every later exec on
 it hangs until the machine is stopped/restarted/updated. Gateway boot lines go
 to the logs API on every start; a missing ``OPENCLAW_GATEWAY_TOKEN`` makes it
 refuse to bind and exit 78 (restart policy applies: ``always`` loops).
+
+Real OpenClaw mode
+------------------
+``FlyEmulator(..., openclaw=Path, node=Path | None, telegram_api_root=URL)`` (the
+``--openclaw``/``--node``/``--telegram-api-root`` flags): a started machine's main
+process is the real ``node openclaw.mjs gateway run``, configured from its env as
+the agent image does (a free loopback port per machine, token auth from
+``OPENCLAW_GATEWAY_TOKEN``, the Telegram channel on ``TELEGRAM_BOT_TOKEN`` polling
+``telegram_api_root`` with DM policy ``pairing``; no token: the real refusal, exit 78,
+and the restart policy); its stdout/stderr lines are the logs; TCP checks follow
+whether its port accepts connections; stop/restart/update/suspend send the signal
+and SIGKILL after the stop timeout; exec runs the recognised CLI shapes for real
+(other commands get the simulated shell's answers; no simulated pairing
+instability). Each volume has a host folder (copied for snapshots and restores)
+that the mount path maps onto. The machines' npm registry and ClawHub are the
+emulator's ``/_emulator/offline/...`` (404 to everything: OpenClaw's plugin installs
+fail at once instead of reaching out). ``POST /_emulator/machines/{id}/pairing-codes`` answers
+409 (DM the agent's bot through the Telegram emulator instead); the state's
+machines carry ``emulator.real_gateway`` ``{pid, port}`` (null when not running).
+Details and limits (about 0.8 GB per gateway: run at most three at once on a
+small host) in ``emulators.fly.real_openclaw``.
 
 Control API (no auth, JSON; not recorded)
 -----------------------------------------

@@ -159,16 +159,15 @@ class FlyApi:
     async def stop_machine(self, call: Call) -> Answer:
         machine = self._leased(call)
         request = validate_stop(call.body)
-        machine.stop(signal=request.signal)
+        machine.stop(signal=request.signal, timeout_s=request.timeout_s)
         return ok({"ok": True})
 
     async def restart_machine(self, call: Call) -> Answer:
         machine = self._leased(call)
         signal = validate_signal_query(call.q("signal")) or "SIGINT"
         timeout = call.q("timeout")
-        if timeout:
-            parse_timeout_seconds(timeout, "timeout")
-        machine.restart(signal=signal)
+        timeout_s = parse_timeout_seconds(timeout, "timeout") if timeout else None
+        machine.restart(signal=signal, timeout_s=timeout_s)
         return empty(200)
 
     async def suspend_machine(self, call: Call) -> Answer:

@@ -4,7 +4,9 @@ No auth, JSON in and out, never recorded among the API requests. The routes
 and their bodies are documented in the package docstring (`emulators.fly`),
 which tests and acceptance checks rely on. This module never changes how the
 emulated Fly API itself behaves except through the documented knobs (faults,
-timings, clock, rate limits, pairing requests from simulated Telegram users).
+timings, clock, rate limits, pairing requests from simulated Telegram users). It
+also answers 404 to everything under `/_emulator/offline/`: the empty package
+registries (npm, ClawHub) of the machines in real-OpenClaw mode.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from .recording import Recorder
 from .runtime import Runtime
 from .state import FlyState
 from .timings import FlyTimings
+
+OFFLINE_PACKAGES_PATH = "/_emulator/offline"
+"""Where real-OpenClaw machines find their package registries: nothing is ever found there."""
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -72,6 +77,10 @@ class ControlApi:
         router.add_post("/_emulator/clock", self.post_clock)
         router.add_get("/_emulator/rate-limits", self.get_rate_limits)
         router.add_post("/_emulator/rate-limits", self.post_rate_limits)
+        router.add_route("*", f"{OFFLINE_PACKAGES_PATH}/{{tail:.*}}", self.offline_packages)
+
+    async def offline_packages(self, request: web.Request) -> web.Response:
+        return _error(404, "not found: the emulated machines' package registries are empty")
 
     async def get_state(self, request: web.Request) -> web.Response:
         return _json(self.state.describe())

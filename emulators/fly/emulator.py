@@ -3,20 +3,24 @@
 Wires the runtime, state, API pipeline and control API into one aiohttp
 application served by `AppRunner` + `TCPSite` (port 0 picks a free port).
 Stopping cancels every background transition and hung exec first, so no
-task outlives the emulator. It must never bind to anything but the host it is
-given, and never load anything from outside the package.
+task outlives the emulator. With ``openclaw=`` (real-OpenClaw mode, see
+`real_openclaw`) stopping also kills every machine's real processes and
+removes the emulator's folders. It must never bind to anything but the host
+it is given, and never load anything from outside the package.
 """
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
 
 from .auth import AuthPolicy
-from .control import ControlApi
+from .control import OFFLINE_PACKAGES_PATH, ControlApi
 from .ratelimit import RateLimiter
+from .real_openclaw import DEFAULT_APP_DIR, OpenClawInstall, RealOpenClaw
 from .recording import Recorder
 from .runtime import Runtime
 from .server import ApiPipeline, add_api_routes, add_fallback_route, request_id_middleware
@@ -25,7 +29,15 @@ from .timings import FlyTimings
 
 
 class FlyEmulator:
-    """The emulated Fly platform. Use `async with FlyEmulator(...) as emu:` or start/stop."""
+    """The emulated Fly platform. Use `async with FlyEmulator(...) as emu:` or start/stop.
+
+    ``openclaw`` (the path of ``openclaw.mjs``) switches machines to the real
+    OpenClaw runtime: ``node`` is the Node 24 binary (default: the one
+    installed next to OpenClaw, else ``node`` on PATH) and ``telegram_api_root``
+    the Bot API root the gateways poll. ``openclaw_dir`` is the image's folder
+    that holds ``openclaw.mjs`` (``/app``) in either mode. Bad paths raise
+    `RealOpenClawError` (a ValueError) here, before anything starts.
+    """
 
     def __init__(
         self,
@@ -36,7 +48,22 @@ class FlyEmulator:
         timings: FlyTimings | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        openclaw: Path | None = None,
+        node: Path | None = None,
+        telegram_api_root: str | None = None,
+        openclaw_dir: str = DEFAULT_APP_DIR,
     ) -> None:
+        self._openclaw_dir = openclaw_dir
+        self.openclaw_install = (
+            OpenClawInstall.locate(
+                openclaw=openclaw,
+                node=node,
+                telegram_api_root=telegram_api_root,
+                app_dir=openclaw_dir,
+            )
+            if openclaw is not None
+            else None
+        )
         self._host = host
         self._port = port
         self._initial_apps = tuple(apps)
@@ -63,7 +90,8 @@ class FlyEmulator:
     async def start(self) -> None:
         if self._runner is not None:
             return
-        runtime = Runtime(timings=self.timings)
+        real = RealOpenClaw(self.openclaw_install) if self.openclaw_install is not None else None
+        runtime = Runtime(timings=self.timings, openclaw_dir=self._openclaw_dir, real=real)
         state = FlyState(runtime, self._initial_apps)
         pipeline = ApiPipeline(
             runtime=runtime,
@@ -89,6 +117,8 @@ class FlyEmulator:
         await site.start()
         addresses = runner.addresses
         self._bound_port = int(addresses[0][1])
+        if real is not None:
+            real.package_sources_url = f"{self.root_url}{OFFLINE_PACKAGES_PATH}"
         self._runner = runner
         self.runtime = runtime
         self.state = state
@@ -99,6 +129,8 @@ class FlyEmulator:
             return
         if self.runtime is not None:
             await self.runtime.shutdown()
+            if self.runtime.real is not None:
+                self.runtime.real.close()
         await runner.cleanup()
         self._bound_port = None
 

@@ -9,7 +9,10 @@ that machine hangs until the machine is stopped or restarted. Stopping,
 restarting or destroying a machine kills its running commands.
 
 Commands are interpreted by `shell_forms` and `openclaw_sim`; nothing is ever
-executed on the host.
+executed on the host — except in real-OpenClaw mode, where a recognised
+OpenClaw CLI command runs for real through `real_openclaw` (node directly,
+never a shell) and the simulated pairing instability is left to the real
+runtime.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from .clock import EmulatorClock
 from .errors import ApiError, precondition
 from .machine import Machine
 from .openclaw_sim import run_cli
+from .real_openclaw import exit_description
+from .real_process import CommandResult
 from .runtime import Runtime
 from .shell_forms import Interpretation, OpenClawInvocation, interpret, is_pairing_command
 
@@ -69,9 +74,9 @@ class ExecRunner:
             app=machine.app, machine_id=machine.id, argv=list(argv), started_at=clock.now()
         )
         self.records.append(record)
-        invocation = interpret(argv, machine.env)
+        invocation = interpret(argv, machine.env, self.runtime.openclaw_dir)
         hangs, extra_delay = self.runtime.faults.exec_effect(machine.id, " ".join(argv))
-        pairing = is_pairing_command(invocation)
+        pairing = is_pairing_command(invocation) and self.runtime.real is None
         if machine.gateway_unstable:
             hangs = True
         elif pairing and machine.pairing_running > 0:
@@ -125,7 +130,19 @@ class ExecRunner:
         if hangs:
             record.status = "hung"
             await asyncio.Event().wait()
-        if isinstance(invocation, OpenClawInvocation):
+        exit_signal = 0
+        real = self.runtime.real
+        if isinstance(invocation, OpenClawInvocation) and real is not None:
+            if extra_delay > 0:
+                await asyncio.sleep(extra_delay)
+            try:
+                ran = await real.run_cli(machine.disk, machine.env, invocation.args, invocation.cwd)
+            except OSError as error:
+                ran = CommandResult(stdout="", stderr=f"sh: 1: node: {error}\n", returncode=127)
+            exit_code, signal_name = exit_description(ran.returncode)
+            exit_signal = -ran.returncode if signal_name is not None else 0
+            stdout, stderr = ran.stdout, ran.stderr
+        elif isinstance(invocation, OpenClawInvocation):
             await asyncio.sleep(self.runtime.timings.cli + extra_delay)
             result = run_cli(
                 machine.openclaw,
@@ -144,7 +161,12 @@ class ExecRunner:
         record.exit_code = exit_code
         record.stdout = stdout
         record.stderr = stderr
-        return {"stdout": stdout, "stderr": stderr, "exit_code": exit_code, "exit_signal": 0}
+        return {
+            "stdout": stdout,
+            "stderr": stderr,
+            "exit_code": exit_code,
+            "exit_signal": exit_signal,
+        }
 
     def describe(self) -> list[dict[str, Any]]:
         return [record.as_json(self.runtime.clock) for record in self.records]

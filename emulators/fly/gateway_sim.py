@@ -157,11 +157,30 @@ def exit_lines(*, exit_code: int, mount_path: str | None) -> list[LogLine]:
     return lines
 
 
+def signal_lines(*, signal: str, pid: int) -> list[LogLine]:
+    """What Fly's init prints when it signals the main process to stop."""
+    return [("info", f" INFO Sending signal {signal} to main child process w/ PID {pid}")]
+
+
 def stop_lines(*, signal: str, pid: int, mount_path: str | None) -> list[LogLine]:
     return [
-        ("info", f" INFO Sending signal {signal} to main child process w/ PID {pid}"),
+        *signal_lines(signal=signal, pid=pid),
         *exit_lines(exit_code=0, mount_path=mount_path),
     ]
+
+
+def signal_exit_lines(*, signal: str, mount_path: str | None) -> list[LogLine]:
+    """Fly's init when the main process was ended by SIGNAL (a real process in real mode)."""
+    lines: list[LogLine] = [
+        (
+            "info",
+            f" INFO Main child exited with signal (with signal '{signal}', core dumped: false)",
+        ),
+        ("info", " INFO Starting clean up."),
+    ]
+    if mount_path:
+        lines.append(("info", f" INFO Umounting /dev/vdc from {mount_path}"))
+    return lines
 
 
 def crash_lines(*, to_failed: bool, mount_path: str | None) -> list[LogLine]:

@@ -8,9 +8,15 @@ when the main process exits. Waiters block on an asyncio.Event that is
 replaced at every state change (no polling). A new `instance_id` is minted on
 every start, restart and update requested through the API.
 
+In real-OpenClaw mode (`runtime.real` set) the main process is the real
+gateway (`real_openclaw`): a boot lasts until that process exits, and stop,
+restart, update and suspend signal it and wait for its exit (SIGKILL after
+the stop timeout) while destroy and crash kill it at once.
+
 The rules about which operation is allowed in which state live here and raise
 `ApiError` with the status and message the real API uses. The machine never
-touches HTTP, and never runs anything on the host.
+touches HTTP; it runs nothing on the host itself (real processes belong to
+`real_openclaw`).
 """
 
 from __future__ import annotations
@@ -33,18 +39,25 @@ from .gateway_sim import (
     gateway_port,
     init_lines,
     plan_gateway_boot,
+    signal_exit_lines,
+    signal_lines,
     stop_lines,
     unstable_lines,
 )
 from .leases import Lease
 from .openclaw_sim import OpenClawState
+from .real_openclaw import MachineDisk, RealGateway, RealOpenClaw, exit_description
 from .runtime import Runtime
+from .validation import parse_duration
 from .volumes import Volume
 
 RUNNING_STATES = frozenset({"starting", "started", "restarting", "updating"})
 SETTLED_STATES = frozenset({"started", "stopped", "suspended", "failed", "destroyed"})
 DEFAULT_MAX_RETRIES = 10
 EVENT_HISTORY = 50
+DEFAULT_STOP_SIGNAL = "SIGINT"
+DEFAULT_STOP_TIMEOUT_S = 10.0
+EXEC_FAILED_EXIT_CODE = 127
 
 
 class Machine:
@@ -88,6 +101,8 @@ class Machine:
         self.destroyed_mono: float | None = None
         self.auto_restarts = 0
         self.ephemeral_openclaw = OpenClawState()
+        self.gateway: RealGateway | None = None
+        """The running real gateway process (real-OpenClaw mode only)."""
         self.exec_tasks: set[asyncio.Task[Any]] = set()
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -120,6 +135,27 @@ class Machine:
     @property
     def gateway_listening(self) -> bool:
         return self.listening_since_mono is not None
+
+    @property
+    def disk(self) -> MachineDisk:
+        """What the machine has mounted, for real-OpenClaw mode's path mapping."""
+        folder = self.volume.folder if self.volume is not None else None
+        return MachineDisk(machine_id=self.id, mount_path=self.mount_path, volume_dir=folder)
+
+    def _stop_config(self) -> tuple[str, float]:
+        """The signal and timeout of the config's `stop_config` (Fly's defaults without one)."""
+        stop_config = self.config.get("stop_config") or {}
+        signal = str(stop_config.get("signal") or DEFAULT_STOP_SIGNAL)
+        timeout = stop_config.get("timeout")
+        try:
+            timeout_s = (
+                DEFAULT_STOP_TIMEOUT_S
+                if timeout in (None, "")
+                else parse_duration(timeout, "timeout")
+            )
+        except ApiError:
+            timeout_s = DEFAULT_STOP_TIMEOUT_S
+        return signal, timeout_s
 
     def _event(self, kind: str, status: str, source: str) -> None:
         now = self.runtime.clock.now()
@@ -220,31 +256,100 @@ class Machine:
                 self.volume.attached_alloc_id = self.instance_id
             self._set_state("started", "start")
             self._log(init_lines(image=str(self.config.get("image")), mount_path=self.mount_path))
-            await self._sleep(timings.gateway_boot)
-            mode: GatewayMode = self.runtime.faults.gateway_mode(self.id)
-            boot = plan_gateway_boot(
-                env=self.env,
-                mode=mode,
-                model=self.openclaw.model,
-                pid=self.gateway_pid,
-                stamp=self._stamp,
-            )
-            self._log(boot.lines)
-            if boot.listens:
-                self.listening_since_mono = self.runtime.monotonic()
-                self._notify()
-                return
-            if boot.exit_code is None:
-                return
-            self._log(exit_lines(exit_code=boot.exit_code, mount_path=self.mount_path))
+            if self.runtime.real is not None:
+                exit_code = await self._run_real_gateway(self.runtime.real)
+            else:
+                await self._sleep(timings.gateway_boot)
+                mode: GatewayMode = self.runtime.faults.gateway_mode(self.id)
+                boot = plan_gateway_boot(
+                    env=self.env,
+                    mode=mode,
+                    model=self.openclaw.model,
+                    pid=self.gateway_pid,
+                    stamp=self._stamp,
+                )
+                self._log(boot.lines)
+                if boot.listens:
+                    self.listening_since_mono = self.runtime.monotonic()
+                    self._notify()
+                    return
+                if boot.exit_code is None:
+                    return
+                exit_code = boot.exit_code
+                self._log(exit_lines(exit_code=exit_code, mount_path=self.mount_path))
             self._halt_processes()
             self._set_state("stopped", "exit")
-            if not self._restarts_after_exit(boot.exit_code):
+            if not self._restarts_after_exit(exit_code):
                 await self._after_stopped()
                 return
             await self._sleep(timings.restart_backoff)
             self._set_state("starting", "restart")
             await self._sleep(timings.start)
+
+    async def _run_real_gateway(self, real: RealOpenClaw) -> int:
+        """Start the real gateway and supervise it until it exits; answers the exit code."""
+        starting = self.runtime.spawn(
+            real.start_gateway(
+                self.disk,
+                self.env,
+                log=self._log,
+                listening=self._real_gateway_listening,
+                spawn=self.runtime.spawn,
+            )
+        )
+        try:
+            gateway = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            # The boot was called off while the process was being spawned: it must not live on.
+            starting.add_done_callback(_kill_started_gateway)
+            raise
+        except OSError as error:
+            self._log([("error", f"Error: failed to spawn command: node: {error}")])
+            self._log(exit_lines(exit_code=EXEC_FAILED_EXIT_CODE, mount_path=self.mount_path))
+            return EXEC_FAILED_EXIT_CODE
+        self.gateway = gateway
+        self.gateway_pid = gateway.pid
+        returncode = await gateway.exited()
+        if self.gateway is gateway:
+            self.gateway = None
+        return self._log_real_exit(returncode)
+
+    def _real_gateway_listening(self, listening: bool) -> None:
+        if listening and self.state == "started":
+            self.listening_since_mono = self.runtime.monotonic()
+        else:
+            self.listening_since_mono = None
+        self._notify()
+
+    def _log_real_exit(self, returncode: int) -> int:
+        exit_code, signal = exit_description(returncode)
+        if signal is None:
+            self._log(exit_lines(exit_code=exit_code, mount_path=self.mount_path))
+        else:
+            self._log(signal_exit_lines(signal=signal, mount_path=self.mount_path))
+        return exit_code
+
+    async def _stop_real_gateway(self, signal: str, timeout_s: float) -> None:
+        """Real mode: SIGNAL the gateway, SIGKILL it after TIMEOUT_S, log how it ended."""
+        gateway = self.gateway
+        if gateway is None:
+            return
+        returncode = await gateway.terminate(signal, timeout_s)
+        if self.gateway is gateway:
+            self.gateway = None
+            self._log_real_exit(returncode)
+
+    def _kill_real_gateway(self) -> None:
+        gateway, self.gateway = self.gateway, None
+        if gateway is not None:
+            gateway.kill()
+
+    def _announce_stop(self, signal: str) -> None:
+        """What Fly's init logs when it stops the main process (the exit follows in real mode)."""
+        if self.runtime.real is None:
+            self._log(stop_lines(signal=signal, pid=self.gateway_pid, mount_path=self.mount_path))
+        elif self.gateway is not None:
+            self._log(signal_lines(signal=signal, pid=self.gateway_pid))
 
     async def _after_stopped(self) -> None:
         if self.config.get("auto_destroy") is True:
@@ -252,13 +357,23 @@ class Machine:
             await self._sleep(self.runtime.timings.destroy)
             self._finish_destroy()
 
-    async def _settle(self, transient_delay: float, final_state: str, kind: str) -> None:
+    async def _settle(
+        self,
+        transient_delay: float,
+        final_state: str,
+        kind: str,
+        stop: tuple[str, float] | None = None,
+    ) -> None:
+        if stop is not None:
+            await self._stop_real_gateway(*stop)
         await self._sleep(transient_delay)
         self._set_state(final_state, kind)
         if final_state == "stopped":
             await self._after_stopped()
 
-    async def _resume_after(self, delay: float) -> None:
+    async def _resume_after(self, delay: float, stop: tuple[str, float] | None = None) -> None:
+        if stop is not None:
+            await self._stop_real_gateway(*stop)
         await self._sleep(delay)
         await self._run_main_process()
 
@@ -274,6 +389,8 @@ class Machine:
 
     def _finish_destroy(self) -> None:
         self.destroyed_mono = self.runtime.monotonic()
+        if self.runtime.real is not None:
+            self.runtime.real.forget_machine(self.id)
         if self.volume is not None and self.volume.attached_machine_id == self.id:
             self.volume.attached_machine_id = None
             self.volume.attached_alloc_id = None
@@ -303,7 +420,7 @@ class Machine:
         self._run(self._boot(delay=0, starting_delay=self.runtime.timings.start))
         return previous
 
-    def stop(self, *, signal: str) -> None:
+    def stop(self, *, signal: str, timeout_s: float | None = None) -> None:
         state = self.state
         if state in ("destroying", "destroyed"):
             raise precondition(f"unable to stop machine from current state: '{state}'")
@@ -316,23 +433,26 @@ class Machine:
         self._cancel_transition()
         self._halt_processes()
         if state in ("suspended", "created", "suspending"):
+            self._kill_real_gateway()
             self.launching = False
             self._set_state("stopped", "stop", source="user")
             return
-        self._log(stop_lines(signal=signal, pid=self.gateway_pid, mount_path=self.mount_path))
+        self._announce_stop(signal)
         self._set_state("stopping", "stop", source="user")
-        self._run(self._settle(self.runtime.timings.stop, "stopped", "exit"))
+        timeout = self._stop_config()[1] if timeout_s is None else timeout_s
+        self._run(self._settle(self.runtime.timings.stop, "stopped", "exit", (signal, timeout)))
 
-    def restart(self, *, signal: str) -> None:
+    def restart(self, *, signal: str, timeout_s: float | None = None) -> None:
         if self.state != "started":
             raise precondition(f"unable to restart machine from current state: '{self.state}'")
         self._cancel_transition()
         self._halt_processes()
-        self._log(stop_lines(signal=signal, pid=self.gateway_pid, mount_path=self.mount_path))
+        self._announce_stop(signal)
         self._new_version()
         self.auto_restarts = 0
         self._set_state("restarting", "restart", source="user")
-        self._run(self._resume_after(self.runtime.timings.restart))
+        timeout = self._stop_config()[1] if timeout_s is None else timeout_s
+        self._run(self._resume_after(self.runtime.timings.restart, (signal, timeout)))
 
     def suspend(self) -> None:
         if self.state != "started":
@@ -340,15 +460,18 @@ class Machine:
         self._cancel_transition()
         self._halt_processes()
         self._set_state("suspending", "suspend", source="user")
-        self._run(self._settle(self.runtime.timings.suspend, "suspended", "suspend"))
+        self._run(
+            self._settle(self.runtime.timings.suspend, "suspended", "suspend", self._stop_config())
+        )
 
     def update(self, config: dict[str, Any], *, skip_launch: bool) -> None:
         if self.state in ("destroying", "destroyed"):
             raise precondition(f"unable to update machine from current state: '{self.state}'")
         was_running = self.state in RUNNING_STATES or self.launching
         self._cancel_transition()
+        stop = self._stop_config()
         if was_running:
-            self._log(stop_lines(signal="SIGINT", pid=self.gateway_pid, mount_path=self.mount_path))
+            self._announce_stop(stop[0])
         self._halt_processes()
         self.config = config
         self._new_version()
@@ -356,7 +479,7 @@ class Machine:
         self.launching = False
         if was_running or not skip_launch:
             self._set_state("updating", "update", source="user")
-            self._run(self._resume_after(self.runtime.timings.update))
+            self._run(self._resume_after(self.runtime.timings.update, stop))
             return
         self.updated_at = self.runtime.clock.now()
         self._event("update", self.state, "user")
@@ -372,6 +495,7 @@ class Machine:
             )
         self._cancel_transition()
         self._halt_processes()
+        self._kill_real_gateway()
         self.launching = False
         self._set_state("destroying", "destroy", source="user")
         self._run(self._destroy_later())
@@ -381,6 +505,7 @@ class Machine:
             raise ApiError(409, f"machine {self.id} is not running (state '{self.state}')")
         self._cancel_transition()
         self._halt_processes()
+        self._kill_real_gateway()
         self._log(crash_lines(to_failed=to == "failed", mount_path=self.mount_path))
         self._set_state(to, "exit")
         restart = (
@@ -534,6 +659,11 @@ class Machine:
             "launching": self.launching,
             "lease": lease.data() if lease else None,
             "openclaw": self.openclaw.as_json(self.runtime.clock.iso_millis),
+            "real_gateway": (
+                {"pid": self.gateway.pid, "port": self.gateway.port}
+                if self.gateway is not None
+                else None
+            ),
         }
 
     def gone(self, retention_s: float) -> bool:
@@ -542,3 +672,8 @@ class Machine:
             self.destroyed_mono is not None
             and self.runtime.monotonic() - self.destroyed_mono >= retention_s
         )
+
+
+def _kill_started_gateway(starting: asyncio.Task[RealGateway]) -> None:
+    if not starting.cancelled() and starting.exception() is None:
+        starting.result().kill()

@@ -2,7 +2,9 @@
 
 `Runtime.spawn` starts the background tasks that drive state transitions and
 remembers them, so `shutdown` can cancel every one of them when the emulator
-stops or is reset (no task outlives its emulator). Holds no API state itself.
+stops or is reset (no task outlives its emulator; in real-OpenClaw mode each
+host process is owned by such a task, so none outlives it either). `real` is
+set only in that mode. Holds no API state itself.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, TypeVar
 from .clock import EmulatorClock
 from .faults import FaultBook
 from .logs import LogStore
+from .real_openclaw import RealOpenClaw
 from .timings import FlyTimings
 
 T = TypeVar("T")
@@ -25,6 +28,10 @@ class Runtime:
     timings: FlyTimings
     clock: EmulatorClock = field(default_factory=EmulatorClock)
     faults: FaultBook = field(default_factory=FaultBook)
+    openclaw_dir: str = "/app"
+    """The image's folder holding `openclaw.mjs` (where exec'd CLI commands `cd`)."""
+    real: RealOpenClaw | None = None
+    """Set when machines run the real OpenClaw runtime instead of the simulated one."""
     logs: LogStore = field(init=False)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 

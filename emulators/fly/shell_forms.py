@@ -3,15 +3,17 @@
 Fly's exec runs an argv inside the machine. The clients we emulate send
 exactly these shapes:
 
-- `["node", "./openclaw.mjs", ARGS…]` (run from the image's workdir `/app`),
-  also `openclaw.mjs` and the absolute `/app/openclaw.mjs`;
+- `["node", "./openclaw.mjs", ARGS…]` (run from the image's workdir, `/app`
+  unless the caller names another app dir), also `openclaw.mjs` and the
+  absolute `/app/openclaw.mjs`;
 - `["sh", "-lc", SCRIPT]` and `["sh", "-lc", SCRIPT, NAME, ARG1…]` where SCRIPT
   is `cd DIR && [exec] node ./openclaw.mjs ARGS…` and may use `"$1"`… for the
   positional arguments (the safe way to pass a pairing code).
 
 `interpret` tokenises SCRIPT with a tiny POSIX-quoting reader (single and
 double quotes, backslashes, `$N`/`${N}`/`$NAME` expansion, `&&` and `;`) and
-returns either the OpenClaw arguments or the error a real `sh` would print. It
+returns either the OpenClaw arguments (with the directory they run from) or
+the error a real `sh` would print. It
 never executes anything and never calls a shell; any other construct (pipes,
 redirections, substitutions) is refused as a syntax error.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 WORKDIR = "/app"
-OPENCLAW_SCRIPT = "/app/openclaw.mjs"
+SCRIPT_NAME = "openclaw.mjs"
 _SHELLS = frozenset({"sh", "/bin/sh", "bash", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash"})
 _SHELL_FLAGS = frozenset({"-c", "-lc", "-cl", "-ec", "-lec"})
 _NODES = frozenset({"node", "/usr/local/bin/node", "/usr/bin/node"})
@@ -32,9 +34,10 @@ _UNSUPPORTED = frozenset("|&<>()`")
 
 @dataclass(frozen=True)
 class OpenClawInvocation:
-    """The command runs `openclaw.mjs` with these arguments."""
+    """The command runs `openclaw.mjs` with these arguments, from directory `cwd`."""
 
     args: list[str]
+    cwd: str = WORKDIR
 
 
 @dataclass(frozen=True)
@@ -208,20 +211,22 @@ def _module_not_found(path: str) -> Unrunnable:
     )
 
 
-def _node(argv: list[str], cwd: str) -> Interpretation:
+def _node(argv: list[str], cwd: str, app_dir: str) -> Interpretation:
     if len(argv) < 2:
         return Unrunnable(stderr="", exit_code=0)
     script = _resolve(argv[1], cwd)
-    if script != OPENCLAW_SCRIPT:
+    if script != _resolve(SCRIPT_NAME, app_dir):
         return _module_not_found(script)
-    return OpenClawInvocation(args=list(argv[2:]))
+    return OpenClawInvocation(args=list(argv[2:]), cwd=cwd)
 
 
 def _not_found(word: str) -> Unrunnable:
     return Unrunnable(stderr=f"sh: 1: {word}: not found\n", exit_code=127)
 
 
-def _shell(script: str, positionals: list[str], env: dict[str, str]) -> Interpretation:
+def _shell(
+    script: str, positionals: list[str], env: dict[str, str], app_dir: str
+) -> Interpretation:
     try:
         words = tokenize(script, positionals, env)
     except _ShellSyntaxError as error:
@@ -238,27 +243,28 @@ def _shell(script: str, positionals: list[str], env: dict[str, str]) -> Interpre
         name = command[0]
         if name == "cd":
             target = _resolve(command[1] if len(command) > 1 else "/root", cwd)
-            if target not in _EXISTING_DIRS:
+            if target not in _EXISTING_DIRS and target != app_dir:
                 return Unrunnable(stderr=f"sh: 1: cd: can't cd to {command[1]}\n", exit_code=2)
             cwd = target
             continue
         if name in _NODES and position == len(commands) - 1:
-            return _node(command, cwd)
+            return _node(command, cwd, app_dir)
         return _not_found(name)
     return Unrunnable(stderr="", exit_code=0)
 
 
-def interpret(argv: list[str], env: dict[str, str]) -> Interpretation:
-    """What running ARGV inside the machine amounts to."""
+def interpret(argv: list[str], env: dict[str, str], app_dir: str = WORKDIR) -> Interpretation:
+    """What running ARGV inside the machine amounts to; APP_DIR holds `openclaw.mjs`."""
+    app_dir = _resolve(app_dir, "/")
     if not argv:
         return Unrunnable(stderr="", exit_code=0)
     if argv[0] in _SHELLS:
         if len(argv) >= 3 and argv[1] in _SHELL_FLAGS:
             name = argv[3] if len(argv) > 3 else argv[0]
-            return _shell(argv[2], [name, *argv[4:]], env)
+            return _shell(argv[2], [name, *argv[4:]], env, app_dir)
         return Unrunnable(stderr=f"{argv[0]}: unsupported invocation\n", exit_code=2)
     if argv[0] in _NODES:
-        return _node(argv, WORKDIR)
+        return _node(argv, app_dir, app_dir)
     return _not_found(argv[0])
 
 

@@ -4,7 +4,8 @@ This is where rules that span resources are enforced: a mounted volume must
 exist, be in the machine's region and not be attached to another live machine
 (412 otherwise); a machine's volume cannot be swapped by an update; a volume
 still mounted by a live machine cannot be deleted (412); a volume made from a
-snapshot starts `restoring` with the snapshot's OpenClaw state. Lookups raise
+snapshot starts `restoring` with the snapshot's OpenClaw state (in real-OpenClaw
+mode: with a copy of the snapshot's folder). Lookups raise
 404 like the real API (a destroyed machine answers `state: "destroyed"` for
 `destroyed_retention` seconds, then 404). HTTP-agnostic.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import ids
@@ -92,6 +94,8 @@ class FlyState:
 
     async def reset(self) -> None:
         await self.runtime.shutdown()
+        if self.runtime.real is not None:
+            self.runtime.real.reset()
         self.apps.clear()
         self._machine_index.clear()
         self.execs.clear()
@@ -262,6 +266,7 @@ class FlyState:
         size = request.size_gb
         ready_at: float | None = None
         pending_state = "restoring"
+        source_folder: Path | None = None
         if request.snapshot_id is not None:
             snapshot = app.snapshots.get(request.snapshot_id)
             if snapshot is None:
@@ -275,11 +280,13 @@ class FlyState:
                 )
             size = size or snapshot.volume_size
             contents = snapshot.contents.clone()
+            source_folder = snapshot.folder
             ready_at = now_mono + self.runtime.timings.volume_restore
         elif request.source_volume_id is not None:
             source = self.volume(app, request.source_volume_id)
             size = size or source.size_gb
             contents = source.openclaw.clone()
+            source_folder = source.folder
             ready_at = now_mono + self.runtime.timings.volume_restore
             pending_state = "hydrating"
         if size is None:
@@ -299,6 +306,8 @@ class FlyState:
             ready_at_mono=ready_at,
             pending_state=pending_state,
         )
+        if self.runtime.real is not None:
+            volume.folder = self.runtime.real.disks.new_volume(volume.id, source_folder)
         app.volumes[volume.id] = volume
         return volume
 
@@ -310,6 +319,9 @@ class FlyState:
                 f"volume {volume_id} is attached to machine {holder}; destroy the machine first"
             )
         volume.destroyed = True
+        if self.runtime.real is not None:
+            self.runtime.real.disks.drop(volume.folder)
+            volume.folder = None
         return volume
 
     def create_snapshot(self, app: App, volume_id: str) -> Snapshot:
@@ -329,6 +341,8 @@ class FlyState:
             volume_size=volume.size_gb,
             contents=volume.openclaw.clone(),
         )
+        if self.runtime.real is not None:
+            snapshot.folder = self.runtime.real.disks.snapshot(snapshot.id, volume.folder)
         app.snapshots[snapshot.id] = snapshot
         return snapshot
 
@@ -349,6 +363,12 @@ class FlyState:
         machine = self.find_machine(machine_id)
         if machine.state in ("destroying", "destroyed"):
             raise not_found(f"machine {machine_id} not found")
+        if self.runtime.real is not None:
+            raise ApiError(
+                409,
+                "machines run the real OpenClaw: DM the agent's bot through the Telegram "
+                "emulator to get a pairing code",
+            )
         sender = sender_id or str(1_000_000 + secrets.randbelow(8_999_999_999))
         issue = request_pairing(
             machine.openclaw,

@@ -72,6 +72,12 @@ class FlyTimings:
             request_timeout_scale=0.05,
         )
 
+    @classmethod
+    def for_real_openclaw(cls) -> FlyTimings:
+        """`for_tests`, but client timeouts (exec, wait) at full length: real CLI runs take
+        seconds, and a scaled-down exec timeout would answer 408 while OpenClaw still works."""
+        return dataclasses.replace(cls.for_tests(), request_timeout_scale=1.0)
+
     def as_dict(self) -> dict[str, float]:
         return {f.name: float(getattr(self, f.name)) for f in dataclasses.fields(self)}
 

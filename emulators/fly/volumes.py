@@ -2,7 +2,9 @@
 
 A volume carries the simulated OpenClaw state of whatever machine mounts it;
 a snapshot keeps a copy of that state, and a volume restored from a snapshot
-starts with the copy. States that only depend on time (`restoring` ->
+starts with the copy. In real-OpenClaw mode each volume and snapshot also has
+a host `folder` (made and copied by `real_openclaw.DiskStore`) holding the
+real runtime's files. States that only depend on time (`restoring` ->
 `created`, snapshot `waiting` -> `running` -> `created`) are computed from
 deadlines when read, so no timer runs per volume or snapshot. A deleted
 volume keeps its record (state `destroyed`) so its snapshots stay listable. Never
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .clock import EmulatorClock
@@ -43,6 +46,8 @@ class Volume:
     ready_at_mono: float | None = None
     """While the monotonic clock is before this, the volume is still `pending_state`."""
     pending_state: str = "restoring"
+    folder: Path | None = None
+    """Real-OpenClaw mode: the host folder behind the volume's filesystem."""
 
     def state(self, now_mono: float) -> str:
         if self.destroyed:
@@ -98,6 +103,8 @@ class Snapshot:
     volume_size: int
     contents: OpenClawState
     digest: str = ""
+    folder: Path | None = None
+    """Real-OpenClaw mode: the host folder holding the copy of the volume's files."""
 
     def __post_init__(self) -> None:
         if not self.digest:

@@ -145,3 +145,14 @@ def test_forwarded_pairing_message_yields_its_code() -> None:
     assert openclaw.find_pairing_code("  f864xlav ") == "F864XLAV"
     assert openclaw.find_pairing_code("hello there") is None
     assert openclaw.find_pairing_code("ABCDEFGH and JKLMNPQR") is None
+
+
+def test_the_real_clis_trailing_hints_are_not_taken_for_the_reason() -> None:
+    err = (
+        "[openclaw] The CLI command failed.\n"
+        "Gateway unreachable at ws://127.0.0.1:3000\n"
+        "[openclaw] Debug: set OPENCLAW_DEBUG=1 for the stack trace.\n"
+        "[openclaw] Try: openclaw doctor\n"
+        "[openclaw] Help: openclaw --help\n"
+    )
+    assert openclaw.failure_reason("", err) == "Gateway unreachable at ws://127.0.0.1:3000"
