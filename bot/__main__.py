@@ -2,8 +2,10 @@
 
 `run` starts the bot (settings from the environment and an optional `.env`). A missing or
 malformed setting stops it before anything starts, with one message listing every problem
-and exit status 2. Each subcommand is one function; new ones (demo, console, check) are added
-to `SUBCOMMANDS`. This module parses arguments and dispatches; it holds no logic of its own.
+and exit status 2. `demo` plays the whole story offline against the emulators and `console`
+opens the same world for typing (both need no settings at all). Each subcommand is one
+function in `SUBCOMMANDS`, its own options in `OPTIONS`. This module parses arguments and
+dispatches; it holds no logic of its own.
 """
 
 from __future__ import annotations
@@ -66,10 +68,41 @@ def health(arguments: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def demo(arguments: argparse.Namespace) -> int:
+    from bot.demo.story import main as play_demo
+
+    return play_demo(real_openclaw=arguments.real_openclaw, verbose=arguments.verbose)
+
+
+def console(arguments: argparse.Namespace) -> int:
+    from bot.demo.console import main as open_console
+
+    return open_console(verbose=arguments.verbose)
+
+
+def _demo_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--real-openclaw",
+        action="store_true",
+        help="run the agents' machines on the real OpenClaw runtime (see the README)",
+    )
+    command.add_argument("--verbose", action="store_true", help="show the bot's logs on stderr")
+
+
+def _console_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--verbose", action="store_true", help="show the bot's logs on stderr")
+
+
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "run": ("run the bot (long polling, or a webhook when FLYAGENTS_WEBHOOK_URL is set)", run),
     "check": ("check the settings and that Telegram and Fly answer; name every problem", check),
     "health": ("exit 0 if the running bot's heartbeat is recent (container HEALTHCHECK)", health),
+    "demo": ("play the whole story offline against local emulators, with a transcript", demo),
+    "console": ("the demo's world, interactive: type as the admin or an end user", console),
+}
+OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "demo": _demo_options,
+    "console": _console_options,
 }
 
 
@@ -77,7 +110,10 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m bot", description="The fly-agents bot.")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (summary, _) in SUBCOMMANDS.items():
-        commands.add_parser(name, help=summary, description=summary)
+        command = commands.add_parser(name, help=summary, description=summary)
+        configure = OPTIONS.get(name)
+        if configure is not None:
+            configure(command)
     return top
 
 
