@@ -68,6 +68,25 @@ def health(arguments: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def rotate_keys(arguments: argparse.Namespace) -> int:
+    from bot.rotate_keys import rotate_keys as rotate
+    from storage.errors import VaultError
+
+    try:
+        report = asyncio.run(rotate())
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return EXIT_SETTINGS
+    except VaultError as error:
+        print(f"Rotation failed: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"Re-encrypted {report.re_encrypted} secret(s) under key {report.current_key_id}; "
+        f"{report.already_current} were already under it. Older keys can now be removed."
+    )
+    return 0
+
+
 def demo(arguments: argparse.Namespace) -> int:
     from bot.demo.story import main as play_demo
 
@@ -97,6 +116,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "run": ("run the bot (long polling, or a webhook when FLYAGENTS_WEBHOOK_URL is set)", run),
     "check": ("check the settings and that Telegram and Fly answer; name every problem", check),
     "health": ("exit 0 if the running bot's heartbeat is recent (container HEALTHCHECK)", health),
+    "rotate-keys": ("re-encrypt every stored secret under the current vault key", rotate_keys),
     "demo": ("play the whole story offline against local emulators, with a transcript", demo),
     "console": ("the demo's world, interactive: type as the admin or an end user", console),
 }

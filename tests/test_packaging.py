@@ -77,3 +77,9 @@ def test_dockerfile_install_steps_work_in_a_clean_venv(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", ["fly.toml", ".dockerignore"])
 def test_deploy_files_exist(path: str) -> None:
     assert (ROOT / path).read_text().strip()
+
+
+def test_readme_configuration_table_names_every_setting() -> None:
+    text = (ROOT / "README.md").read_text()
+    missing = [name for name in _setting_names() if f"`{name}`" not in text]
+    assert missing == [], f"README's configuration table lacks {missing}"

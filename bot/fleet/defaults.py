@@ -23,6 +23,7 @@ class FleetTimings:
     snapshot_poll_s: float = 2.0
     stop_deadline_s: float = 120.0
     start_deadline_s: float = 180.0
+    snapshot_wait_s: float = 120.0
 
 
 @dataclass(frozen=True)

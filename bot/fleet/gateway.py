@@ -22,8 +22,9 @@ log = logging.getLogger("bot.fleet.gateway")
 
 AUTH_REFUSED_FIX = (
     "OPENCLAW_GATEWAY_TOKEN is missing or empty on the machine, so OpenClaw refuses to bind "
-    "the gateway on lan. Set it with a machine update (/secret AGENT "
-    "OPENCLAW_GATEWAY_TOKEN=… then /recreate, or fly machine update -e OPENCLAW_GATEWAY_TOKEN=…)"
+    "the gateway on lan. Store a token for the agent with /secret AGENT "
+    "OPENCLAW_GATEWAY_TOKEN and then /recreate it, or give the machine one with "
+    "fly machine update -e (OPENCLAW_GATEWAY_TOKEN and a value)"
 )
 VERSION_MISMATCH_FIX = (
     "The image's OpenClaw is older than the one that last wrote the state on the volume. "

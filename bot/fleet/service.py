@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ from flyclient import (
     Machine,
     NotFoundError,
     PreconditionFailedError,
+    VolumeSnapshot,
     WaitTimeoutError,
 )
 from storage import Store
@@ -569,6 +571,7 @@ class FleetService:
             raise OperationFailed(
                 f"Snapshot of {agent.volume_id} failed: {error.message}"
             ) from error
+        snapshot = await self._until_snapshot_usable(fly, agent.volume_id, snapshot)
         record = await self.store.snapshots.record(
             agent_id=agent.id,
             source_volume_id=agent.volume_id,
@@ -829,6 +832,18 @@ class FleetService:
             )
             raise
         await progress.step("gateway", StepState.DONE)
+
+    async def _until_snapshot_usable(
+        self, fly: FlyClient, volume_id: str, snapshot: VolumeSnapshot
+    ) -> VolumeSnapshot:
+        """Wait (bounded) until Fly lists the snapshot as `created`, so a /recreate right
+        after /snapshot can use it; past the deadline the snapshot is returned as it is."""
+        deadline = time.monotonic() + self.defaults.timings.snapshot_wait_s
+        while snapshot.status != "created" and time.monotonic() < deadline:
+            await asyncio.sleep(self.defaults.timings.snapshot_poll_s)
+            listed = {s.id: s for s in await fly.list_snapshots(volume_id)}
+            snapshot = listed.get(snapshot.id, snapshot)
+        return snapshot
 
     def _machine_of(self, agent: Agent) -> str:
         if agent.machine_id is None:

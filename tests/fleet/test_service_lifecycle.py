@@ -96,9 +96,7 @@ async def test_snapshot_and_recreate_switch_to_a_new_machine_and_remove_the_old(
     agent = (await fleet.provision()).agent
     snapshot = await fleet.service.create_agent_snapshot(agent.id, actor=ADMIN)
     assert snapshot.fly_snapshot_id
-    import asyncio
-
-    await asyncio.sleep(0.1)  # the emulated snapshot moves waiting → created
+    assert snapshot.detail == "fly status created"  # waited for Fly, so recreate can use it
     result = await fleet.service.recreate_agent_from_latest_snapshot_with_stored_secrets(
         agent.id, actor=ADMIN
     )

@@ -81,7 +81,7 @@ def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **change
 
 
 async def until(
-    predicate: Callable[[], T | Awaitable[T]], timeout: float = 10.0, what: str = "condition"
+    predicate: Callable[[], T | Awaitable[T]], timeout: float = 30.0, what: str = "condition"
 ) -> T:
     """Poll `predicate` (sync or async) until it is truthy; fail after `timeout` seconds."""
     try:
@@ -162,7 +162,7 @@ class BotHarness:
         chat_id: int,
         after: int,
         match: str | Callable[[dict[str, Any]], bool] = "",
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> dict[str, Any]:
         """The first bot message after message `after` that matches (text part or predicate)."""
 
@@ -190,7 +190,7 @@ class BotHarness:
             message = self.message(chat_id, message_id)
             return message if text in message.get("text", "") else None
 
-        return await until(current, 10, f"message {message_id} to show {text!r}")
+        return await until(current, 30, f"message {message_id} to show {text!r}")
 
     def buttons(self, message: dict[str, Any]) -> list[str]:
         markup = message.get("reply_markup") or {}
@@ -256,7 +256,7 @@ class BotHarness:
                     return message
             return None
 
-        return await until(card, 10, f"the ops card of {request_id}")
+        return await until(card, 30, f"the ops card of {request_id}")
 
     async def close(self) -> None:
         await self.runtime.stop()
