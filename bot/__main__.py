@@ -2,10 +2,11 @@
 
 `run` starts the bot (settings from the environment and an optional `.env`). A missing or
 malformed setting stops it before anything starts, with one message listing every problem
-and exit status 2. `demo` plays the whole story offline against the emulators and `console`
-opens the same world for typing (both need no settings at all). Each subcommand is one
-function in `SUBCOMMANDS`, its own options in `OPTIONS`. This module parses arguments and
-dispatches; it holds no logic of its own.
+and exit status 2. `demo` plays the whole story offline against the emulators (with
+`--real-openclaw`, the pairing story on the installed real OpenClaw runtime, or how to install
+it and exit status 2) and `console` opens the same world for typing (both need no settings).
+Each subcommand is one function in `SUBCOMMANDS`, its own options in `OPTIONS`. This module
+parses arguments and dispatches; it holds no logic of its own.
 """
 
 from __future__ import annotations
@@ -88,9 +89,13 @@ def rotate_keys(arguments: argparse.Namespace) -> int:
 
 
 def demo(arguments: argparse.Namespace) -> int:
+    if arguments.real_openclaw:
+        from bot.demo.real_story import main as play_real_demo
+
+        return play_real_demo(verbose=arguments.verbose)
     from bot.demo.story import main as play_demo
 
-    return play_demo(real_openclaw=arguments.real_openclaw, verbose=arguments.verbose)
+    return play_demo(verbose=arguments.verbose)
 
 
 def console(arguments: argparse.Namespace) -> int:
@@ -103,7 +108,8 @@ def _demo_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--real-openclaw",
         action="store_true",
-        help="run the agents' machines on the real OpenClaw runtime (see the README)",
+        help="tell the pairing story on the real OpenClaw runtime "
+        "(installed by scripts/install-openclaw.sh; see the README)",
     )
     command.add_argument("--verbose", action="store_true", help="show the bot's logs on stderr")
 

@@ -9,7 +9,9 @@ the monitor raises an ops alert → a second tenant in its own Fly app → depro
 Every step checks its outcome from the outside: what the bot replied (read from the Telegram
 emulator) and what happened on the platform (the Fly emulator's machines, volumes, snapshots
 and exec log). The first step that fails ends the story; the summary marks it ✗ and the exit
-status is 1. This module plays and checks; it never changes how the bot behaves.
+status is 1. `play` runs any story built like this one in a world (`bot.demo.real_story` tells
+the pairing story against the real OpenClaw runtime with it). This module plays and checks; it
+never changes how the bot behaves.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -44,22 +46,11 @@ from storage.models import AgentStatus, PairingState
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_UNAVAILABLE = 2
 
 FIRST_LABEL = "acme/uma"
 SECOND_LABEL = "globex/olga"
 FORCED_MODEL = "moonshotai/kimi-k2.5"
 SECOND_TENANT_MODEL = "openai/gpt-4.1"
-REAL_OPENCLAW_WORDS = """\
-The demo against the real OpenClaw runtime (--real-openclaw) is not part of this build yet:
-it would run every agent machine as a real `openclaw.mjs gateway run` process.
-
-Install the pinned runtime (Node 24 and OpenClaw, with npm, into .openclaw-cache/):
-
-    bash scripts/install-openclaw.sh
-
-Its real-runtime tests then run with `.venv/bin/pytest -q tests/openclaw_real`.
-`python -m bot demo` without the flag plays the whole story against the simulated runtime."""
 
 
 class StepFailed(Exception):
@@ -150,7 +141,9 @@ class Story:
                 return message
         raise StepFailed(f"message {message_id} is gone from chat {chat_id}")
 
-    async def shows(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+    async def shows(
+        self, chat_id: int, message_id: int, text: str, *, wait_s: float = 30.0
+    ) -> dict[str, Any]:
         """Wait until the message (as edited now) contains `text`; a failure mark ends it."""
 
         async def now() -> dict[str, Any] | None:
@@ -162,7 +155,7 @@ class Story:
                 raise StepFailed(f"the bot answered: {' '.join(current.split())[:400]}")
             return None
 
-        return await self.world.until(now, f"message {message_id} to show {text!r}")
+        return await self.world.until(now, f"message {message_id} to show {text!r}", wait_s)
 
     async def machine(self, machine_id: str) -> tuple[str, dict[str, Any]]:
         found = await self.world.machine(machine_id)
@@ -489,25 +482,28 @@ def exit_status(results: list[StepResult]) -> int:
     return EXIT_OK if results and all(r.ok for r in results) else EXIT_FAILED
 
 
-async def play(out: TextIO, world: DemoWorld | None = None) -> list[StepResult]:
-    """Start the world, tell the story into `out`, print the summary; the step results."""
+async def play(
+    out: TextIO,
+    world: DemoWorld | None = None,
+    *,
+    story: Callable[[DemoWorld, Transcript], Story] = Story,
+    intro: Sequence[str] | None = None,
+) -> list[StepResult]:
+    """Start the world, tell `story` into `out`, print the summary; the step results."""
     started = time.monotonic()
     async with world or DemoWorld() as running:
         transcript = Transcript(running, out, WATCHED_CHATS, PEOPLE)
-        for line in intro_lines("offline demo"):
+        for line in intro if intro is not None else intro_lines("offline demo"):
             transcript.write(line)
-        results = await Story(running, transcript).run()
+        results = await story(running, transcript).run()
     for line in summary_lines(results):
         print(line, file=out, flush=True)
     print(f"(the whole demo took {time.monotonic() - started:.1f}s)", file=out, flush=True)
     return results
 
 
-def main(*, real_openclaw: bool = False, verbose: bool = False, out: TextIO | None = None) -> int:
+def main(*, verbose: bool = False, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
-    if real_openclaw:
-        print(REAL_OPENCLAW_WORDS, file=sys.stderr)
-        return EXIT_UNAVAILABLE
     show_logs(verbose)
     results = asyncio.run(play(stream))
     return exit_status(results)

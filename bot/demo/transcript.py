@@ -5,7 +5,8 @@ is new or changed since the last flush in the chats it watches (each admin's and
 private chat and the ops chat): the final text of an edited message, with the steps its
 progress edits went through, its buttons numbered so the console can press them, and the
 messages the bot deleted. Secret values people type are masked before they are printed.
-It reads the Telegram emulator only; it never sends anything on anyone's behalf.
+What an agent's own Telegram bot says (a story reads it and hands it over) is printed with
+`agent_said`. It reads the Telegram emulator only; it never sends anything on anyone's behalf.
 """
 
 from __future__ import annotations
@@ -114,6 +115,11 @@ class Transcript:
         self._block(shown)
         if shown != text:
             self.write(f"{INDENT}(secret values are masked in this transcript)")
+
+    def agent_said(self, agent: str, person: Person, text: str) -> None:
+        """A message from an agent's own Telegram bot (not the admin bot) to `person`."""
+        self.write(f"🦞 {agent} → {person.name}:")
+        self._block(text)
 
     def pressed(self, person: Person, button: Button) -> None:
         where = self._chat_label(button.chat_id)

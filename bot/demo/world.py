@@ -9,6 +9,12 @@ from the agent's simulated OpenClaw, a crash is a Fly fault. `settled` waits unt
 handled every update and delivered every alert, so what is read back is what it finally said.
 `intro_lines` introduces the world's people; `show_logs` sends the bot's logs to stderr.
 
+With `openclaw=` (an installed runtime, see `bot.demo.openclaw_install`) the Fly emulator runs
+in real-OpenClaw mode: every started machine is a real `openclaw.mjs gateway run` process whose
+Telegram channel polls this world's Telegram emulator as the agent's own bot, so an end user
+DMs the agent (`dm_agent`) and reads its real answers (`agent_messages`); the timeouts and the
+default model then suit the real runtime.
+
 It never changes the bot's behaviour, never reads settings from the environment or a `.env`
 (the demo must look the same on every machine), and never talks to anything but loopback.
 """
@@ -29,6 +35,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import AliasChoices
 
+from bot.demo.openclaw_install import InstalledOpenClaw
 from bot.fleet.defaults import FleetTimings
 from bot.fleet.errors import FleetError
 from bot.runtime import Runtime, load_run_settings
@@ -49,6 +56,14 @@ SECOND_APP = "globex-agents"
 SECOND_FLY_TOKEN = "fm2_demo_globex_token_for_the_emulator"  # noqa: S105
 OPS_CHAT_ID = -1009000
 OPS_CHAT_TITLE = "Ops"
+# The machines' Machines API token header (the demo looks at a machine as an operator would).
+FLEET_AUTH = {"Authorization": f"Bearer {FLEET_FLY_TOKEN}"}
+# The real runtime: a model whose provider needs no plugin install (an `openai/…` default makes
+# every CLI run try to install one, seconds slower offline).
+REAL_OPENCLAW_MODEL = "anthropic/claude-sonnet-4-5"
+REAL_OPENCLAW_DIR = "/app"
+REAL_CLI_TIMEOUT_S = 60
+REAL_STARTUP_TIMEOUT_S = 120
 # How the bot marks a failed operation in a reply.
 FAILED_MARK = render.failed("").strip()
 
@@ -118,6 +133,17 @@ def demo_fleet_timings() -> FleetTimings:
     )
 
 
+def real_fleet_timings() -> FleetTimings:
+    """A real gateway takes seconds to boot and stop: the same polls, longer deadlines."""
+    return FleetTimings(
+        gateway_poll_s=0.25,
+        wait_slice_s=10,
+        snapshot_poll_s=0.1,
+        stop_deadline_s=90,
+        start_deadline_s=REAL_STARTUP_TIMEOUT_S,
+    )
+
+
 def demo_bot_options() -> BotOptions:
     """Production limits, short delays; every progress step is shown (no edit throttling)."""
     return BotOptions(
@@ -138,7 +164,13 @@ def _env_name(alias: object, fallback: str) -> str:
 
 
 def demo_settings(
-    *, telegram_url: str, fly_api_url: str, fly_logs_url: str, folder: Path, monitor_s: float
+    *,
+    telegram_url: str,
+    fly_api_url: str,
+    fly_logs_url: str,
+    folder: Path,
+    monitor_s: float,
+    real_openclaw: bool = False,
 ) -> Settings:
     """Every setting given explicitly, so nothing comes from the environment or a `.env`."""
     values: dict[str, Any] = {}
@@ -168,6 +200,15 @@ def demo_settings(
             "FLYAGENTS_MONITOR_INTERVAL_SEC": monitor_s,
         }
     )
+    if real_openclaw:
+        values.update(
+            {
+                "LLM_MODEL": REAL_OPENCLAW_MODEL,
+                "FLYAGENTS_OPENCLAW_DIR": REAL_OPENCLAW_DIR,
+                "OPENCLAW_STARTUP_TIMEOUT_SEC": REAL_STARTUP_TIMEOUT_S,
+                "FLYAGENTS_EXEC_TIMEOUT_SEC": REAL_CLI_TIMEOUT_S,
+            }
+        )
     return load_run_settings(_env_file=None, **values)
 
 
@@ -184,12 +225,28 @@ def fly_emulator_options() -> dict[str, Any]:
     }
 
 
+def real_fly_emulator_options(
+    openclaw: InstalledOpenClaw, telegram_api_root: str
+) -> dict[str, Any]:
+    """The Fly emulator in real-OpenClaw mode: the fleet's app; gateways poll TELEGRAM_API_ROOT."""
+    return {
+        "apps": (FLEET_APP,),
+        "app_tokens": {FLEET_APP: FLEET_FLY_TOKEN},
+        "timings": FlyTimings.for_real_openclaw(),
+        "openclaw": openclaw.script,
+        "node": openclaw.node,
+        "telegram_api_root": telegram_api_root,
+        "openclaw_dir": REAL_OPENCLAW_DIR,
+    }
+
+
 class DemoWorld:
     """Use as `async with DemoWorld() as world:`; everything stops and is deleted on exit.
 
     The emulators are started here unless running ones are given (a test that checks their
     traffic against the API contracts builds them itself, the Fly one with
-    `fly_emulator_options()`); given ones are left running on exit.
+    `fly_emulator_options()`, or `real_fly_emulator_options()` with `openclaw`); given ones are
+    left running on exit. `openclaw` switches the world to the real runtime (module docstring).
     """
 
     def __init__(
@@ -198,7 +255,9 @@ class DemoWorld:
         monitor_interval_s: float = 0.5,
         fly: FlyEmulator | None = None,
         telegram: TelegramEmulator | None = None,
+        openclaw: InstalledOpenClaw | None = None,
     ) -> None:
+        self.openclaw = openclaw
         self._monitor_interval_s = monitor_interval_s
         self._given_fly = fly
         self._given_tg = telegram
@@ -224,14 +283,20 @@ class DemoWorld:
 
     async def start(self) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="flyagents-demo-")
-        self._fly = self._given_fly
-        if self._fly is None:
-            self._fly = FlyEmulator(**fly_emulator_options())
-            await self._fly.start()
+        # Telegram first: real gateways are told its address when the Fly emulator is built.
         self._tg = self._given_tg
         if self._tg is None:
             self._tg = TelegramEmulator()
             await self._tg.start()
+        self._fly = self._given_fly
+        if self._fly is None:
+            options = (
+                fly_emulator_options()
+                if self.openclaw is None
+                else real_fly_emulator_options(self.openclaw, self._tg.root_url)
+            )
+            self._fly = FlyEmulator(**options)
+            await self._fly.start()
         self._tg_http = httpx.AsyncClient(base_url=self._tg.root_url, timeout=10)
         self._fly_http = httpx.AsyncClient(base_url=self._fly.root_url, timeout=10)
         # The ops chat is a group the bot was added to before it started.
@@ -249,10 +314,10 @@ class DemoWorld:
             fly_logs_url=self._fly.root_url,
             folder=Path(self._folder.name),
             monitor_s=self._monitor_interval_s,
+            real_openclaw=self.openclaw is not None,
         )
-        self._runtime = Runtime(
-            settings, fleet_timings=demo_fleet_timings(), options=demo_bot_options()
-        )
+        timings = demo_fleet_timings() if self.openclaw is None else real_fleet_timings()
+        self._runtime = Runtime(settings, fleet_timings=timings, options=demo_bot_options())
         await self._runtime.start()
 
     async def close(self) -> None:
@@ -344,6 +409,32 @@ class DemoWorld:
         await self._control(
             self.tg_http, "/_emulator/updates", {"callback": press, "bot": BOT_TOKEN}
         )
+
+    async def dm_agent(self, person: Person, agent_token: str, text: str) -> int:
+        """`person` writes `text` to an agent's own Telegram bot; the message id."""
+        body = {"from": person.sender(), "text": text, "bot": agent_token}
+        answer = await self._control(self.tg_http, "/_emulator/updates", body)
+        return int(answer["message_id"])
+
+    async def agent_messages(
+        self, agent_token: str, chat_id: int, *, after: int = 0
+    ) -> list[dict[str, Any]]:
+        """What an agent's own bot sent in a chat after message `after`, as the user sees it."""
+        found = await self._read(
+            self.tg_http, f"/_emulator/chats/{chat_id}/messages", bot=agent_token
+        )
+        return [m for m in found if m["from"]["is_bot"] and m["message_id"] > after]
+
+    async def agent_sent(self, agent_token: str, chat_id: int) -> list[str]:
+        """The texts an agent's own bot sent to a chat, as sent (HTML unparsed), in order."""
+        calls = await self._read(
+            self.tg_http, "/_emulator/requests", bot=agent_token, method="sendMessage"
+        )
+        return [
+            str(call["params"].get("text", ""))
+            for call in calls
+            if call["status"] == 200 and str(call["params"].get("chat_id")) == str(chat_id)
+        ]
 
     # --- Telegram: what the bot said ----------------------------------------------------------
 
@@ -445,6 +536,27 @@ class DemoWorld:
 
     async def fly_fault(self, rule: dict[str, Any]) -> None:
         await self._control(self.fly_http, "/_emulator/faults", rule)
+
+    async def machine_logs(self, machine_id: str) -> list[str]:
+        """The machine's latest log lines as Fly's logs API serves them (oldest first)."""
+        page = await self.fly_http.get(
+            f"/api/v1/apps/{FLEET_APP}/logs", params={"instance": machine_id}, headers=FLEET_AUTH
+        )
+        if page.status_code != 200:
+            raise WorldError(f"the logs API answered {page.status_code}: {page.text[:300]}")
+        return [str(entry["attributes"]["message"]) for entry in page.json()["data"]]
+
+    async def run_on_machine(self, machine_id: str, argv: list[str]) -> dict[str, Any]:
+        """What an operator's `fly machine exec` would show: stdout, stderr, exit_code."""
+        answer = await self.fly_http.post(
+            f"/v1/apps/{FLEET_APP}/machines/{machine_id}/exec",
+            json={"command": argv, "timeout": REAL_CLI_TIMEOUT_S},
+            headers=FLEET_AUTH,
+            timeout=REAL_CLI_TIMEOUT_S + 30,
+        )
+        if answer.status_code != 200:
+            raise WorldError(f"exec answered {answer.status_code}: {answer.text[:300]}")
+        return dict(answer.json())
 
     async def issue_pairing_code(self, machine_id: str, person: Person) -> str:
         """The agent's OpenClaw on `machine_id` gives `person` a DM pairing code."""

@@ -7,11 +7,7 @@ of the demo is also checked against the API contracts at teardown.
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 
@@ -30,8 +26,6 @@ from emulators.telegram import TelegramEmulator
 
 FlyEmulatorFactory = Callable[..., Awaitable[FlyEmulator]]
 TelegramEmulatorFactory = Callable[..., Awaitable[TelegramEmulator]]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # PTB builds RetryAfter (a 429 in a private chat) with an attribute it deprecates itself.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -107,19 +101,3 @@ async def test_a_step_that_does_not_do_what_it_should_fails_the_demo(
     assert [r.ok for r in results[1:]] == [None] * (len(results) - 1)
     assert "step 1 failed" in out.getvalue()
     assert "Demo FAILED: 0 of" in "\n".join(summary_lines(results))
-
-
-def test_real_openclaw_mode_explains_how_to_install_it_and_exits_non_zero() -> None:
-    answer = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--real-openclaw"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        check=False,
-    )
-
-    assert answer.returncode not in (0, EXIT_FAILED)
-    assert "bash scripts/install-openclaw.sh" in answer.stderr
-    assert "Demo passed" not in answer.stdout
