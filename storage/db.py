@@ -233,7 +233,14 @@ class Database:
             if self._writer.in_transaction:
                 # Only reachable if an earlier rollback was interrupted; never build on it.
                 await self._writer.rollback()
-            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                # A cancelled await does not stop aiosqlite's thread: the BEGIN may still run
+                # after this task gave up. A rollback queued behind it undoes it (a no-op if it
+                # never ran) before the next writer's BEGIN, which queues behind both.
+                await asyncio.shield(self._writer.rollback())
+                raise
             transaction = Transaction(self, self._writer)
             token = _active_transactions.set(
                 MappingProxyType({**_active_transactions.get(), id(self): transaction})
@@ -242,10 +249,11 @@ class Database:
                 yield transaction
                 await self._writer.commit()
             except BaseException:
-                if self._writer.in_transaction:
-                    # Shielded so a second cancellation cannot leave the connection mid-transaction;
-                    # aiosqlite runs calls in order, so the next BEGIN queues behind it anyway.
-                    await asyncio.shield(self._writer.rollback())
+                # Unconditional: a statement still queued in aiosqlite's thread may not have
+                # opened anything yet when this runs, and rollback without a transaction is a
+                # no-op. Shielded so a second cancellation cannot leave the connection
+                # mid-transaction; aiosqlite runs calls in order, so the next BEGIN queues behind.
+                await asyncio.shield(self._writer.rollback())
                 raise
             finally:
                 transaction._end()

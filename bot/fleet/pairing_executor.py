@@ -3,7 +3,9 @@
 The flow of one request: gateway healthy? → claim it in the ledger (an atomic
 compare-and-set; whoever loses is told who won) → if an end user submitted the code, confirm
 with `pairing list telegram --json` that it is pending and was issued to that same Telegram
-user → `pairing approve telegram CODE` as an argv array with a bounded timeout → succeeded,
+user → the owner policy's owners on the machine unless its record already shows them
+(`owners.ensure_policy`: an approval never silently makes an owner the policy did not name)
+→ `pairing approve telegram CODE` as an argv array with a bounded timeout → succeeded,
 failed (OpenClaw said no: unknown, expired or already used) or stuck (no answer: the outcome
 is unknown, nothing is retried, the machine is blocked until it is restarted and healthy).
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from bot.fleet import openclaw, validation
+from bot.fleet import openclaw, owners, validation
 from bot.fleet.context import FleetContext
 from bot.fleet.errors import AgentBusy, FleetError
 from bot.fleet.gateway import current_health, wait_until_ready
@@ -162,7 +164,50 @@ class PairingExecutor:
             refusal = await self._confirm_ownership(fly, config, request, owner_id)
             if refusal is not None:
                 return refusal
+        refusal = await self._ensure_owner_policy(fly, config, request, actor=actor)
+        if refusal is not None:
+            return refusal
         return await self._approve(fly, config, request, actor=actor)
+
+    async def _ensure_owner_policy(
+        self, fly: FlyClient, config: EffectiveConfig, request: PairingRequest, *, actor: str
+    ) -> PairingResult | None:
+        """The policy's owners go on the machine before its approval, unless recorded there:
+        an approval never silently creates an owner the policy did not name."""
+        ctx = self.ctx
+        try:
+            await owners.ensure_policy(ctx, fly, request.machine_id, config, actor=actor)
+        except (ExecOutcomeUnknownError, FlyTimeoutError, FlyConnectionError) as error:
+            stuck = await ctx.store.pairing.mark_stuck(
+                request.id,
+                executor=self.executor_id,
+                detail=f"setting the command owners did not answer: {error.message}",
+            )
+            return PairingResult(
+                PairingOutcome.STUCK,
+                stuck,
+                "The agent did not answer. An operator has to restart it before pairing can go on.",
+            )
+        except (FlyError, owners.OwnerPolicyFailed) as error:
+            failed = await ctx.store.pairing.mark_failed(
+                request.id,
+                executor=self.executor_id,
+                detail=f"command owners not set: {error.message}",
+            )
+            await ctx.alert(
+                "owner_policy_failed",
+                f"Pairing request {request.id} was not approved: the command owners of machine "
+                f"{request.machine_id} could not be set ({error.message}).",
+                severity=AlertSeverity.WARNING,
+                payload={"request_id": request.id, "agent_id": request.agent_id},
+            )
+            return PairingResult(
+                PairingOutcome.FAILED,
+                failed,
+                "The agent's command owners could not be set, so nothing was approved. "
+                "The operators have been told.",
+            )
+        return None
 
     async def _confirm_ownership(
         self, fly: FlyClient, config: EffectiveConfig, request: PairingRequest, owner_id: str
@@ -275,7 +320,7 @@ class PairingExecutor:
             done = await ctx.store.pairing.mark_succeeded(
                 request.id, executor=self.executor_id, detail=detail
             )
-            await self._check_owner(fly, config, request, parsed.owner_configured)
+            await self._check_owner(fly, config, request, parsed.owner_configured, actor=actor)
             await ctx.audit(
                 actor,
                 "pairing.execute",
@@ -313,24 +358,32 @@ class PairingExecutor:
         config: EffectiveConfig,
         request: PairingRequest,
         configured: str | None,
+        *,
+        actor: str,
     ) -> None:
-        """An approval must never silently create an owner the policy did not name."""
+        """Record the owner OpenClaw made under the `user` policy; under any other, an owner
+        it made anyway is reported and replaced by the policy's at once."""
+        ctx = self.ctx
         if configured is None:
             return
-        policy = self.ctx.defaults.owner_entries
-        if policy is None or configured in policy:
+        policy = ctx.defaults.owner_entries
+        if policy is None:
+            await owners.record(
+                ctx, request.machine_id, (configured,), how=owners.SET_BY_OPENCLAW, actor=actor
+            )
             return
-        await self.ctx.alert(
+        if configured in policy:
+            return
+        await ctx.alert(
             "owner_bootstrap",
             f"Approving {request.id} made {configured} the command owner of machine "
             f"{request.machine_id}, which the owner policy does not name. Resetting it.",
             severity=AlertSeverity.CRITICAL,
             payload={"machine_id": request.machine_id},
         )
-        command = openclaw.set_owner_allow_from(self.ctx.defaults.openclaw_dir, list(policy))
         try:
-            await self.ctx.run_cli(fly, request.machine_id, command, config=config)
-        except FlyError as error:
+            await owners.apply_policy(ctx, fly, request.machine_id, config, actor=actor)
+        except (FlyError, owners.OwnerPolicyFailed) as error:
             log.error("could not reset owners on %s: %s", request.machine_id, error)
 
     # --- recovery -------------------------------------------------------------------------

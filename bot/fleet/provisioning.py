@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue, SecretStr
 
-from bot.fleet import machine_spec, openclaw
+from bot.fleet import machine_spec, openclaw, owners
 from bot.fleet.cli_runner import CliOutcome
 from bot.fleet.context import FleetContext
 from bot.fleet.errors import (
@@ -167,7 +167,7 @@ class Provisioner:
                 await self._step_gateway(fly, operation, machine_id, progress)
             current = "owner"
             if "owner" not in done:
-                await self._step_owner(fly, operation, machine_id, config, progress)
+                await self._step_owner(fly, operation, machine_id, config, progress, actor)
             current = "model"
             if "model" not in done:
                 await self._step_model(fly, operation, machine_id, config, progress)
@@ -264,26 +264,23 @@ class Provisioner:
         machine_id: str,
         config: EffectiveConfig,
         progress: Progress,
+        actor: str,
     ) -> None:
         journal = self.ctx.store.journal
-        owners = self.ctx.defaults.owner_entries
-        if owners is None:
+        if self.ctx.defaults.owner_entries is None:
             await progress.step("owner", StepState.SKIPPED, "owner policy: user")
             await journal.step_started(operation.id, "owner")
             await journal.step_done(operation.id, "owner", {"policy": "user"})
             return
         await progress.step("owner", StepState.RUNNING)
         await journal.step_started(operation.id, "owner")
-        outcome = await self._cli(
-            fly,
-            machine_id,
-            openclaw.set_owner_allow_from(self.ctx.defaults.openclaw_dir, list(owners)),
-            config,
-        )
-        parsed = openclaw.parse_config_set(outcome.exit_code, outcome.stdout, outcome.stderr)
-        if not parsed.ok:
-            raise OperationFailed(f"Setting the command owners failed: {parsed.reason}")
-        await journal.step_done(operation.id, "owner", {"owners": list(owners)})
+        try:
+            applied = await owners.apply_policy(self.ctx, fly, machine_id, config, actor=actor)
+        except ExecOutcomeUnknownError as error:
+            raise _did_not_answer(
+                "openclaw config set commands.ownerAllowFrom …", machine_id
+            ) from error
+        await journal.step_done(operation.id, "owner", {"owners": list(applied or ())})
         await progress.step("owner", StepState.DONE)
 
     async def _step_model(
@@ -339,10 +336,7 @@ class Provisioner:
         try:
             return await self.ctx.run_cli(fly, machine_id, command, config=config)
         except ExecOutcomeUnknownError as error:
-            raise OperationFailed(
-                f"{command.label} did not answer in time on {machine_id}; its outcome is unknown.",
-                cleanup=("restart the machine with /restart AGENT and check it",),
-            ) from error
+            raise _did_not_answer(command.label, machine_id) from error
 
     async def _fail(
         self,
@@ -661,6 +655,13 @@ class Provisioner:
                     return []
             await asyncio.sleep(self.ctx.defaults.timings.snapshot_poll_s)
         return []
+
+
+def _did_not_answer(label: str, machine_id: str) -> OperationFailed:
+    return OperationFailed(
+        f"{label} did not answer in time on {machine_id}; its outcome is unknown.",
+        cleanup=("restart the machine with /restart AGENT and check it",),
+    )
 
 
 def _short(error: BaseException) -> str:

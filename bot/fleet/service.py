@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
-from bot.fleet import machine_spec, openclaw, validation
+from bot.fleet import machine_spec, openclaw, owners, validation
 from bot.fleet.context import FleetContext, agent_key
 from bot.fleet.defaults import FleetDefaults
 from bot.fleet.errors import (
@@ -92,6 +92,7 @@ class AgentView:
     machine: Machine | None
     machine_error: str | None
     config_sources: Mapping[str, str]
+    # The machine's recorded command owners and how they stand against the owner policy.
     owner_policy: str
     # Effective non-secret values by setting name (secrets are never carried here).
     config_values: Mapping[str, str]
@@ -605,10 +606,12 @@ class FleetService:
                 machine_error = error.message
             except FleetError as error:
                 machine_error = error.message
-        owners = self.defaults.owner_entries
-        policy = (
-            "user (OpenClaw's own)" if owners is None else ", ".join(owners) or "admins (none set)"
-        )
+        wanted = self.defaults.owner_entries
+        if agent.machine_id:
+            record = await owners.recorded(self.ctx, agent.machine_id)
+            policy = owners.describe(record, wanted)
+        else:
+            policy = f"no machine · policy {owners.policy_words(wanted)}"
         values = {
             "FLY_APP_NAME": config.fly_app or "",
             "FLYAGENTS_AGENT_IMAGE": config.image,
