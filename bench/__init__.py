@@ -1,0 +1,10 @@
+"""Benchmarks of the fly-agents bot at fleet scale: `python -m bench [--size ...] [--scenario ...]`.
+
+Each scenario drives the real bot code (fleet service, monitor, Telegram layer, SQLite store)
+against the Fly and Telegram emulators on loopback, measures our figure and a baseline in the
+same run, and reports one row per metric; `bench.runner` prints them as one table. What each
+scenario measures, its baseline and its target are written in `bench/RESULTS.md`.
+
+The bench package never changes the bot, the client, the store or the emulators: it only calls
+their public entry points. It is not a test suite: it asserts nothing about timing.
+"""
