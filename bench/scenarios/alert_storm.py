@@ -32,7 +32,7 @@ from bench.scenarios.memory import sweeps_logged
 from bench.sizes import Size
 from bench.stats import busiest_window
 from bench.telegram_watch import BotWatch
-from bench.world import OPS_CHAT_ID, World, open_world
+from bench.world import BOT_ID, OPS_CHAT_ID, World, open_world
 from bot.telegram import BotOptions
 from emulators.fly import FlyTimings
 from storage import AlertStatus
@@ -141,7 +141,7 @@ async def run(size: Size, workdir: Path) -> list[Row]:
             watched_s = time.time() - first_crash
             naive_task.cancel()
         ours = [seen for seen in watch.sent_to(OPS_CHAT_ID) if seen.at >= first_crash]
-        ours_429 = watch.refusals(int(values["FLYAGENTS_TELEGRAM_TOKEN"].split(":")[0]), 429)
+        ours_429 = watch.refusals(BOT_ID, 429)
         async with open_store(db_path) as store:
             alerts = await store.outbox.recent(kind=ALERT_KIND, limit=10 * failures + 10)
 
