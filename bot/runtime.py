@@ -36,9 +36,11 @@ REQUIRED_TO_RUN = (
     "FLYAGENTS_ADMIN_IDS",
     "FLYAGENTS_OPS_CHAT_ID",
     "AGENT_SECRETS_ENCRYPTION_KEY",
-    "FLY_API_TOKEN",
-    "FLY_APP_NAME",
 )
+# A fleet-wide Fly app is optional: a fleet whose tenants each bring their own app and token
+# (`/tenant set ID FLY_APP_NAME=… FLY_API_TOKEN=…`) runs without one. Half of the pair is
+# always a mistake.
+FLEET_FLY_PAIR = ("FLY_API_TOKEN", "FLY_APP_NAME")
 BOT_TOKEN_RE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{30,100}")
 
 
@@ -57,6 +59,14 @@ def run_problems(settings: Settings) -> list[str]:
     if not BOT_TOKEN_RE.fullmatch(token.strip()):
         problems.append(
             "FLYAGENTS_TELEGRAM_TOKEN: does not look like a bot token (<digits>:<30+ characters>)"
+        )
+    has_token = settings.fly_api_token is not None and bool(
+        settings.fly_api_token.get_secret_value().strip()
+    )
+    if has_token != bool(settings.fly_app_name):
+        problems.append(
+            "FLY_API_TOKEN and FLY_APP_NAME: set both (the fleet-wide Fly app) or neither "
+            "(then every tenant brings its own with /tenant set ID FLY_APP_NAME=… FLY_API_TOKEN=…)"
         )
     if settings.ops_chat_id == 0:
         problems.append("FLYAGENTS_OPS_CHAT_ID: must be a Telegram chat id, not 0")

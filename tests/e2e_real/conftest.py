@@ -13,27 +13,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 TESTS = Path(__file__).resolve().parents[1]
 for helpers in (TESTS / "openclaw_real", TESTS / "telegram"):
     if str(helpers) not in sys.path:
         sys.path.insert(0, str(helpers))
 
-from openclaw_real_support import (  # noqa: E402 - needs the folder on the path first
-    REQUIRE_ENV,
-    OpenClawRuntime,
-    locate_runtime,
-    openclaw_required,
-)
+from openclaw_real_support import openclaw_install  # noqa: E402 - needs the folder on the path first
 
-
-@pytest.fixture(scope="session")
-def openclaw_install() -> OpenClawRuntime:
-    """The installed runtime; skips (fails under FLYAGENTS_REQUIRE_OPENCLAW=1) when absent."""
-    found = locate_runtime()
-    if isinstance(found, str):
-        if openclaw_required():
-            pytest.fail(f"{found} ({REQUIRE_ENV}=1)", pytrace=False)
-        pytest.skip(found)
-    return found
+__all__ = ["openclaw_install"]

@@ -137,6 +137,20 @@ async def test_bad_keys_and_values_are_refused_and_nothing_is_stored(
     assert [s.fingerprint for s in after.settings] == [s.fingerprint for s in before.settings]
 
 
+async def test_without_a_fleet_app_a_tenant_without_its_own_is_refused_before_any_fly_call(
+    two_apps: Fleet,
+) -> None:
+    fleet = two_apps
+    await fleet.service.tenants.add("gamma", None, actor=ADMIN)
+    calls_before = len(await _requests(fleet))
+    with pytest.raises(InvalidRequest) as refused:
+        await fleet.provision(user="gina", tenant="gamma")
+    assert "FLY_APP_NAME: is required but not set" in refused.value.problems
+    assert "FLY_API_TOKEN: is required but not set" in refused.value.problems
+    assert len(await _requests(fleet)) == calls_before
+    assert await fleet.store.agents.live(tenant_id="gamma") == []
+
+
 @pytest.mark.parametrize("tenant_id", ["", "a b", "../x", "x;y", "ä", "x" * 100, "-x"])
 async def test_hostile_tenant_ids_are_refused(two_apps: Fleet, tenant_id: str) -> None:
     with pytest.raises(InvalidInput):

@@ -13,16 +13,6 @@ machine per module where they can. Nothing here mocks or patches the code under 
 
 from __future__ import annotations
 
-import pytest
-from openclaw_real_support import REQUIRE_ENV, OpenClawRuntime, locate_runtime, openclaw_required
+from openclaw_real_support import openclaw_install
 
-
-@pytest.fixture(scope="session")
-def openclaw_install() -> OpenClawRuntime:
-    """The installed runtime; skips (fails under FLYAGENTS_REQUIRE_OPENCLAW=1) when absent."""
-    found = locate_runtime()
-    if isinstance(found, str):
-        if openclaw_required():
-            pytest.fail(f"{found} ({REQUIRE_ENV}=1)", pytrace=False)
-        pytest.skip(found)
-    return found
+__all__ = ["openclaw_install"]

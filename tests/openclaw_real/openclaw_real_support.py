@@ -97,6 +97,20 @@ def locate_runtime() -> OpenClawRuntime | str:
     return OpenClawRuntime(script=script, node=node, version=version)
 
 
+@pytest.fixture(scope="session")
+def openclaw_install() -> OpenClawRuntime:
+    """The installed runtime; skips (fails under FLYAGENTS_REQUIRE_OPENCLAW=1) when absent.
+
+    Both real-runtime suites (tests/openclaw_real, tests/e2e_real) import it into their
+    conftest, so the rule for "absent" lives in one place."""
+    found = locate_runtime()
+    if isinstance(found, str):
+        if openclaw_required():
+            pytest.fail(f"{found} ({REQUIRE_ENV}=1)", pytrace=False)
+        pytest.skip(found)
+    return found
+
+
 APP = "agents"
 GATEWAY_TOKEN = "gateway-secret-for-tests"
 AUTH = {"Authorization": "Bearer real-openclaw-tests"}

@@ -46,13 +46,35 @@ async def test_a_bad_config_lists_every_problem(monkeypatch: pytest.MonkeyPatch)
         "FLYAGENTS_ADMIN_IDS",
         "FLYAGENTS_OPS_CHAT_ID",
         "AGENT_SECRETS_ENCRYPTION_KEY",
-        "FLY_API_TOKEN",
-        "FLY_APP_NAME",
         "gpt-5-mini",
         "region",
     ):
         assert expected in text, text
-    assert len(lines) == 8
+    # The fleet-wide Fly app is optional, so its absence is not a problem.
+    assert "FLY_API_TOKEN" not in text and "FLY_APP_NAME" not in text
+    assert len(lines) == 6
+
+
+async def test_half_of_the_fleet_fly_pair_is_refused_naming_both(
+    monkeypatch: pytest.MonkeyPatch, telegram_emulator: TelegramEmulator, fly_emulator
+) -> None:  # type: ignore[no-untyped-def]
+    _good_env(monkeypatch, telegram_emulator, fly_emulator)
+    monkeypatch.delenv("FLY_APP_NAME")
+    lines = await run_checks()
+    assert [line.ok for line in lines] == [False]
+    assert "FLY_API_TOKEN and FLY_APP_NAME: set both" in lines[0].detail
+    assert FLY_TOKEN not in lines[0].render()
+
+
+async def test_without_a_fleet_fly_app_check_passes_and_says_tenants_need_their_own(
+    monkeypatch: pytest.MonkeyPatch, telegram_emulator: TelegramEmulator, fly_emulator
+) -> None:  # type: ignore[no-untyped-def]
+    _good_env(monkeypatch, telegram_emulator, fly_emulator)
+    monkeypatch.delenv("FLY_APP_NAME")
+    monkeypatch.delenv("FLY_API_TOKEN")
+    lines = await run_checks()
+    assert [line.ok for line in lines] == [True, True, True]
+    assert "each tenant needs its own" in lines[2].detail
 
 
 def _good_env(monkeypatch: pytest.MonkeyPatch, tg: TelegramEmulator, fly: FlyEmulator) -> None:
