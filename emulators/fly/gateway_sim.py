@@ -118,10 +118,8 @@ def plan_gateway_boot(
     )
     if mode == "never_listen":
         return GatewayBoot(lines=lines, listens=False, exit_code=None)
-    port = gateway_port(env)
-    lines.append(
-        ("info", _tagged(stamp(), "gateway", f"listening on ws://0.0.0.0:{port} (PID {pid})"))
-    )
+    # What the real 2026.9.6 prints (seen): no `listening on ws://` line any more, and a
+    # `spawn broker ready` line just before `ready`, which a careless matcher takes for it.
     lines.append(
         (
             "info",
@@ -129,6 +127,7 @@ def plan_gateway_boot(
         )
     )
     lines.append(("info", _tagged(stamp(), "telegram", "[default] starting provider (@agent_bot)")))
+    lines.append(("info", _tagged(stamp(), "gateway", "spawn broker ready")))
     lines.append(("info", _tagged(stamp(), "gateway", "ready")))
     return GatewayBoot(lines=lines, listens=True, exit_code=None)
 

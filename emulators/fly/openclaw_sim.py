@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OPENCLAW_VERSION = "2026.9.6"
+OPENCLAW_BUILD = "eb377ac"
 DEFAULT_MODEL = "openai/gpt-6-astra"
 PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 PAIRING_CODE_LENGTH = 8
@@ -180,7 +181,13 @@ def _fail(stderr: str, code: int = 1) -> CliResult:
 
 
 def _command_failed(reason: str) -> CliResult:
-    return _fail(f"[openclaw] The CLI command failed.\n[openclaw] Reason: {reason}\n")
+    # The real 2026.9.6 ends every failure with these hint lines; parsers must skip them.
+    return _fail(
+        f"[openclaw] The CLI command failed.\n[openclaw] Reason: {reason}\n"
+        "[openclaw] Debug: set OPENCLAW_DEBUG=1 to include the stack trace.\n"
+        "[openclaw] Try: openclaw doctor\n"
+        "[openclaw] Help: openclaw --help\n"
+    )
 
 
 class _UsageError(Exception):
@@ -231,7 +238,7 @@ def run_cli(
     if not args or args[0] in ("--help", "-h", "help"):
         return _ok(_usage())
     if args[0] in ("--version", "-V", "version"):
-        return _ok(f"{OPENCLAW_VERSION}\n")
+        return _ok(f"OpenClaw {OPENCLAW_VERSION} ({OPENCLAW_BUILD})\n")
     command, rest = args[0], args[1:]
     try:
         if command == "pairing":
@@ -242,7 +249,10 @@ def run_cli(
             return _config(state, rest)
     except _UsageError as error:
         return _fail(f"{error}\n")
-    return _fail(f"error: unknown command '{command}'\n")
+    return _fail(
+        f'OpenClaw does not know the command "{command}".\nTry: openclaw --help\n'
+        "Plugin command? openclaw plugins list\nDocs: https://docs.openclaw.ai/cli\n"
+    )
 
 
 def _usage() -> str:
