@@ -178,21 +178,15 @@ class PairingExecutor:
         try:
             await owners.ensure_policy(ctx, fly, request.machine_id, config, actor=actor)
         except (ExecOutcomeUnknownError, FlyTimeoutError, FlyConnectionError) as error:
-            stuck = await ctx.store.pairing.mark_stuck(
-                request.id,
-                executor=self.executor_id,
-                detail=f"setting the command owners did not answer: {error.message}",
-            )
-            return PairingResult(
-                PairingOutcome.STUCK,
-                stuck,
-                "The agent did not answer. An operator has to restart it before pairing can go on.",
+            return await self._end_stuck(
+                request, f"setting the command owners did not answer: {error.message}"
             )
         except (FlyError, owners.OwnerPolicyFailed) as error:
-            failed = await ctx.store.pairing.mark_failed(
-                request.id,
-                executor=self.executor_id,
-                detail=f"command owners not set: {error.message}",
+            result = await self._end_failed(
+                request,
+                f"command owners not set: {error.message}",
+                "The agent's command owners could not be set, so nothing was approved. "
+                "The operators have been told.",
             )
             await ctx.alert(
                 "owner_policy_failed",
@@ -201,12 +195,7 @@ class PairingExecutor:
                 severity=AlertSeverity.WARNING,
                 payload={"request_id": request.id, "agent_id": request.agent_id},
             )
-            return PairingResult(
-                PairingOutcome.FAILED,
-                failed,
-                "The agent's command owners could not be set, so nothing was approved. "
-                "The operators have been told.",
-            )
+            return result
         return None
 
     async def _confirm_ownership(
@@ -217,53 +206,35 @@ class PairingExecutor:
         try:
             outcome = await ctx.run_cli(fly, request.machine_id, command, config=config)
         except (ExecOutcomeUnknownError, FlyTimeoutError, FlyConnectionError) as error:
-            stuck = await ctx.store.pairing.mark_stuck(
-                request.id,
-                executor=self.executor_id,
-                detail=f"pairing list did not answer: {error.message}",
-            )
-            return PairingResult(
-                PairingOutcome.STUCK,
-                stuck,
-                "The agent did not answer. An operator has to restart it before pairing can go on.",
-            )
+            return await self._end_stuck(request, f"pairing list did not answer: {error.message}")
         except FlyError as error:
-            failed = await ctx.store.pairing.mark_failed(
-                request.id,
-                executor=self.executor_id,
-                detail=f"pairing list failed: {error.message}",
-            )
-            return PairingResult(
-                PairingOutcome.FAILED, failed, "The agent could not be asked; nothing was approved."
+            return await self._end_failed(
+                request,
+                f"pairing list failed: {error.message}",
+                "The agent could not be asked; nothing was approved.",
             )
         listing = openclaw.parse_pairing_list(outcome.exit_code, outcome.stdout, outcome.stderr)
         if not listing.ok:
-            failed = await ctx.store.pairing.mark_failed(
-                request.id,
-                executor=self.executor_id,
-                detail=f"pairing list failed: {listing.reason}",
-            )
-            return PairingResult(
-                PairingOutcome.FAILED,
-                failed,
+            return await self._end_failed(
+                request,
+                f"pairing list failed: {listing.reason}",
                 "The agent could not list its pairing requests; nothing was approved.",
             )
         pending = listing.find(request.code)
         if pending is None:
-            failed = await ctx.store.pairing.mark_failed(
-                request.id, executor=self.executor_id, detail="code not pending on the machine"
-            )
-            return PairingResult(
-                PairingOutcome.REFUSED,
-                failed,
+            return await self._end_failed(
+                request,
+                "code not pending on the machine",
                 "That code is not waiting on the agent: it is unknown, expired or already used. "
                 "Send the agent a message to get a fresh code.",
+                outcome=PairingOutcome.REFUSED,
             )
         if pending.sender_id != owner_id:
-            failed = await ctx.store.pairing.mark_failed(
-                request.id,
-                executor=self.executor_id,
-                detail="code was issued to another Telegram user",
+            result = await self._end_failed(
+                request,
+                "code was issued to another Telegram user",
+                "That code was issued to a different Telegram account, so it was not approved.",
+                outcome=PairingOutcome.REFUSED,
             )
             await ctx.alert(
                 "pairing_foreign_code",
@@ -272,11 +243,7 @@ class PairingExecutor:
                 severity=AlertSeverity.WARNING,
                 payload={"request_id": request.id, "agent_id": request.agent_id},
             )
-            return PairingResult(
-                PairingOutcome.REFUSED,
-                failed,
-                "That code was issued to a different Telegram account, so it was not approved.",
-            )
+            return result
         return None
 
     async def _approve(
@@ -306,11 +273,10 @@ class PairingExecutor:
                 "not be retried blindly: restart the machine, then check again once it is healthy.",
             )
         except FlyError as error:
-            failed = await ctx.store.pairing.mark_failed(
-                request.id, executor=self.executor_id, detail=f"exec refused: {error.message}"
-            )
-            return PairingResult(
-                PairingOutcome.FAILED, failed, f"The command could not run: {error.message}"
+            return await self._end_failed(
+                request,
+                f"exec refused: {error.message}",
+                f"The command could not run: {error.message}",
             )
         parsed = openclaw.parse_approve(outcome.exit_code, outcome.stdout, outcome.stderr)
         if parsed.outcome is openclaw.ApproveOutcome.APPROVED:
@@ -331,26 +297,47 @@ class PairingExecutor:
             return PairingResult(
                 PairingOutcome.SUCCEEDED, done, "Paired: you can now talk to your agent."
             )
-        if parsed.outcome is openclaw.ApproveOutcome.NOT_PENDING:
-            failed = await ctx.store.pairing.mark_failed(
-                request.id, executor=self.executor_id, detail=parsed.reason
-            )
-            await ctx.audit(
-                actor, "pairing.execute", request.id, AuditOutcome.FAILED, {"reason": "not pending"}
-            )
-            return PairingResult(
-                PairingOutcome.FAILED,
-                failed,
-                "OpenClaw found no pending request for that code: it is unknown, expired or "
-                "already used. Message the agent again to get a fresh code.",
-            )
-        failed = await ctx.store.pairing.mark_failed(
-            request.id, executor=self.executor_id, detail=parsed.reason
+        not_pending = parsed.outcome is openclaw.ApproveOutcome.NOT_PENDING
+        result = await self._end_failed(
+            request,
+            parsed.reason,
+            "OpenClaw found no pending request for that code: it is unknown, expired or "
+            "already used. Message the agent again to get a fresh code."
+            if not_pending
+            else f"OpenClaw refused: {parsed.reason}",
         )
         await ctx.audit(
-            actor, "pairing.execute", request.id, AuditOutcome.FAILED, {"reason": parsed.reason}
+            actor,
+            "pairing.execute",
+            request.id,
+            AuditOutcome.FAILED,
+            {"reason": "not pending" if not_pending else parsed.reason},
         )
-        return PairingResult(PairingOutcome.FAILED, failed, f"OpenClaw refused: {parsed.reason}")
+        return result
+
+    async def _end_stuck(self, request: PairingRequest, detail: str) -> PairingResult:
+        """The machine did not answer: its outcome is unknown, so it blocks until recovered."""
+        stuck = await self.ctx.store.pairing.mark_stuck(
+            request.id, executor=self.executor_id, detail=detail
+        )
+        return PairingResult(
+            PairingOutcome.STUCK,
+            stuck,
+            "The agent did not answer. An operator has to restart it before pairing can go on.",
+        )
+
+    async def _end_failed(
+        self,
+        request: PairingRequest,
+        detail: str,
+        message: str,
+        *,
+        outcome: PairingOutcome = PairingOutcome.FAILED,
+    ) -> PairingResult:
+        failed = await self.ctx.store.pairing.mark_failed(
+            request.id, executor=self.executor_id, detail=detail
+        )
+        return PairingResult(outcome, failed, message)
 
     async def _check_owner(
         self,
