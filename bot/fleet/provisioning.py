@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import JsonValue, SecretStr
@@ -59,6 +59,12 @@ from storage.models import (
     OperationStatus,
     SnapshotStatus,
 )
+
+# The steps that bring a new machine up, in order. Recreate re-sets the model (the snapshot's
+# config may predate a /model change); the owner policy is checked before the new machine's
+# first approval anyway (bot/fleet/owners.py), so recreate does not spend a CLI run on it.
+PROVISION_BOOT_STEPS = ("started", "gateway", "owner", "model", "verify")
+RECREATE_BOOT_STEPS = ("started", "gateway", "model")
 
 log = logging.getLogger("bot.fleet.provisioning")
 
@@ -159,21 +165,12 @@ class Provisioner:
                 )
                 await progress.step("machine", StepState.DONE)
 
-            current = "started"
-            if "started" not in done:
-                await self._step_wait_started(fly, operation, machine_id, progress)
-            current = "gateway"
-            if "gateway" not in done:
-                await self._step_gateway(fly, operation, machine_id, progress)
-            current = "owner"
-            if "owner" not in done:
-                await self._step_owner(fly, operation, machine_id, config, progress, actor)
-            current = "model"
-            if "model" not in done:
-                await self._step_model(fly, operation, machine_id, config, progress)
-            current = "verify"
-            if "verify" not in done:
-                await self._step_verify(fly, operation, machine_id, config, progress)
+            boot = self._boot_steps(
+                PROVISION_BOOT_STEPS, fly, operation, machine_id, config, progress, actor
+            )
+            for current, run_step in boot:
+                if current not in done:
+                    await run_step()
         except asyncio.CancelledError:
             raise
         except (FlyError, FleetError) as error:
@@ -231,6 +228,27 @@ class Provisioner:
             region=agent.region or config.region,
             op_id=operation.id,
         )
+
+    def _boot_steps(
+        self,
+        names: Sequence[str],
+        fly: FlyClient,
+        operation: Operation,
+        machine_id: str,
+        config: EffectiveConfig,
+        progress: Progress,
+        actor: str,
+    ) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        """The steps that bring a created machine up, by name, in the order asked for; the
+        caller skips those its journal already records as done."""
+        runners: dict[str, Callable[[], Awaitable[None]]] = {
+            "started": lambda: self._step_wait_started(fly, operation, machine_id, progress),
+            "gateway": lambda: self._step_gateway(fly, operation, machine_id, progress),
+            "owner": lambda: self._step_owner(fly, operation, machine_id, config, progress, actor),
+            "model": lambda: self._step_model(fly, operation, machine_id, config, progress),
+            "verify": lambda: self._step_verify(fly, operation, machine_id, config, progress),
+        }
+        return [(name, runners[name]) for name in names]
 
     async def _step_wait_started(
         self, fly: FlyClient, operation: Operation, machine_id: str, progress: Progress
@@ -492,15 +510,12 @@ class Provisioner:
                 new_machine_id = machine.id
                 await journal.step_done(operation.id, "machine", {"machine_id": new_machine_id})
             await progress.step("machine", StepState.DONE)
-            step = "started"
-            if "started" not in done:
-                await self._step_wait_started(fly, operation, new_machine_id, progress)
-            step = "gateway"
-            if "gateway" not in done:
-                await self._step_gateway(fly, operation, new_machine_id, progress)
-            step = "model"
-            if "model" not in done:
-                await self._step_model(fly, operation, new_machine_id, config, progress)
+            boot = self._boot_steps(
+                RECREATE_BOOT_STEPS, fly, operation, new_machine_id, config, progress, actor
+            )
+            for step, run_step in boot:
+                if step not in done:
+                    await run_step()
         except asyncio.CancelledError:
             raise
         except (FlyError, FleetError) as error:
