@@ -27,6 +27,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.telegram import BotOptions, TelegramLayer, WebhookConfig, build_telegram
 from flyclient import RateLimits, RetryPolicy
 from storage import Store, VaultKeyring
+from storage.clock import Clock, utc_now
 from storage.errors import VaultKeyError
 
 log = logging.getLogger("bot.runtime")
@@ -132,8 +133,11 @@ class Runtime:
         fly_retry_policy: RetryPolicy | None = None,
         fly_rate_limits: RateLimits | None = None,
         options: BotOptions | None = None,
+        store_clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
+        # What the store stamps rows with and measures ages against (tests move it forward).
+        self._store_clock = store_clock
         self._fleet_timings = fleet_timings
         self._fly_retry_policy = fly_retry_policy
         self._fly_rate_limits = fly_rate_limits
@@ -157,7 +161,9 @@ class Runtime:
         if settings.telegram_token is None or settings.ops_chat_id is None:
             raise SettingsError(["FLYAGENTS_TELEGRAM_TOKEN and FLYAGENTS_OPS_CHAT_ID are required"])
         settings.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.store = await Store.open(settings.db_path, vault_keys=settings.secrets_key)
+        self.store = await Store.open(
+            settings.db_path, vault_keys=settings.secrets_key, clock=self._store_clock
+        )
         pool = FlyPool(
             machines_url=settings.fly_api_url,
             logs_url=settings.fly_logs_url,

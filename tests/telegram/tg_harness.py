@@ -27,6 +27,7 @@ from emulators.fly import FlyEmulator
 from emulators.telegram import FloodLimits, TelegramEmulator
 from flyclient import RateLimits, RetryPolicy
 from storage import Store, VaultKeyring
+from storage.clock import Clock, utc_now
 
 T = TypeVar("T")
 
@@ -270,6 +271,7 @@ async def start_bot(
     tmp_path: Path,
     *,
     options: BotOptions | None = None,
+    store_clock: Clock = utc_now,
     **settings: Any,
 ) -> BotHarness:
     tg_http = httpx.AsyncClient(base_url=tg.root_url, timeout=10)
@@ -291,6 +293,7 @@ async def start_bot(
         fly_retry_policy=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_elapsed_s=5),
         fly_rate_limits=RateLimits.disabled(),
         options=options or BotOptions.for_tests(),
+        store_clock=store_clock,
     )
     await runtime.start()
     return BotHarness(runtime, tg, fly, tg_http, fly_http, db_path)
