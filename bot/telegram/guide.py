@@ -69,13 +69,14 @@ class Guide:
             markup = keyboards.cancel_guide(flow.token)
         else:
             markup = ForceReply(selective=True, input_field_placeholder=asking.value)
-        question = _QUESTIONS[asking]
-        await deps.messenger.send(
-            call.chat_id,
-            f"<b>/{render.esc(command.name)}</b>: {render.esc(question)}",
-            markup,
-            reply_to=call.message_id,
-        )
+        question = f"<b>/{render.esc(command.name)}</b>: {render.esc(_QUESTIONS[asking])}"
+        if not call.private:
+            # A selective force-reply opens the reply field of the users the message mentions
+            # (or of the author of the message it answers, which after a button press is the
+            # bot itself): name the asking admin so it opens for them, and only them.
+            name = render.esc(deps.people.name(call.user_id), 64)
+            question = f'<a href="tg://user?id={call.user_id}">{name}</a>, {question}'
+        await deps.messenger.send(call.chat_id, question, markup, reply_to=call.message_id)
 
     async def answer_text(self, call: Call, flow: Flow, text: str) -> None:
         """A typed answer to the pending question."""

@@ -96,8 +96,11 @@ called the Bot API first is meant.
     "date"?: unix, "bot"?: TOKEN}``. ``chat`` defaults to the private chat of ``from``
     (a private chat's id is its user's id; group ids are negative). Entities are computed
     (``/pair`` is a ``bot_command`` at offset 0). Answers ``{"update_id": N (null when the
-    bot's allowed_updates excludes messages), "message_id": M, "chat_id": C, "bot_id": B,
-    "message": {...}}``.
+    bot's allowed_updates excludes messages, or when privacy mode hides a group message from
+    it), "message_id": M, "chat_id": C, "bot_id": B, "message": {...}}``. Bots are in
+    privacy mode unless told otherwise (as on Telegram): in groups they get commands (not
+    ``/cmd@other_bot``), messages mentioning ``@their_username`` and replies to their own
+    messages only.
 
     A button press: ``{"callback": {"from": {...}, "chat_id"?: C (default: from.id),
     "message_id": M, "data": "..."}, "bot"?: TOKEN}``. The message must be the bot's, not
@@ -125,7 +128,7 @@ called the Bot API first is meant.
     "show_alert", "url", "cache_time", "date"}]``.
 ``GET /_emulator/bots`` / ``POST /_emulator/bots``
     List bots (id, names, webhook, pending updates, commands per scope, chats), or create
-    or rename one: ``{"token": TOKEN, "first_name"?, "username"?}``.
+    or rename one: ``{"token": TOKEN, "first_name"?, "username"?, "privacy_mode"?: bool}``.
 ``POST /_emulator/faults`` (``GET`` shows the current ones); keys may be combined, each
     optionally limited to one bot with ``"bot": TOKEN``:
     ``{"rate_limit": {"method"?: "sendMessage", "count"?: 1, "retry_after"?: 1}}`` the

@@ -38,8 +38,7 @@ async def get_me(call: Call) -> dict[str, Any]:
     answer.update(
         {
             "can_join_groups": True,
-            # Emulated bots receive every group message: privacy mode is not modelled.
-            "can_read_all_group_messages": True,
+            "can_read_all_group_messages": not call.bot.privacy_mode,
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,

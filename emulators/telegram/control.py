@@ -88,6 +88,7 @@ class ControlApi:
             "first_name": bot.first_name,
             "username": bot.username,
             "has_called": bot.has_called,
+            "privacy_mode": bot.privacy_mode,
             "webhook_url": bot.webhook.url if bot.webhook else None,
             "pending_update_count": len(bot.updates),
             "polling": bot.poll is not None,
@@ -121,6 +122,11 @@ class ControlApi:
                 if not isinstance(value, str) or not value:
                     raise ControlError(400, f"{name} must be a non-empty string")
                 setattr(bot, name, value)
+        privacy = body.get("privacy_mode")
+        if privacy is not None:
+            if not isinstance(privacy, bool):
+                raise ControlError(400, "privacy_mode must be true or false")
+            bot.privacy_mode = privacy
         return _json(self._bot_json(bot.id))
 
     async def get_chats(self, request: web.Request) -> web.Response:

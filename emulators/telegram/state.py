@@ -215,6 +215,8 @@ class BotState:
     webhook: Webhook | None = None
     poll: LongPoll | None = None
     has_called: bool = False
+    # Telegram's default: in groups the bot sees commands, mentions of it and replies to it.
+    privacy_mode: bool = True
 
     @property
     def user(self) -> User:

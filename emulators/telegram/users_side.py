@@ -15,7 +15,7 @@ from typing import Any
 from .errors import BotApiError
 from .formatting import format_text
 from .keyboards import callback_data_of
-from .state import BotState, Chat, ChatState, User
+from .state import BotState, Chat, ChatState, StoredMessage, User
 from .world import TOKEN_PATTERN, CallbackQuery, World
 
 CHAT_TYPES = frozenset({"private", "group", "supergroup", "channel"})
@@ -177,7 +177,11 @@ def send_user_message(world: World, body: Mapping[str, Any]) -> dict[str, Any]:
         if replied is None:
             raise ControlError(404, f"message {reply_to} not found in chat {state.chat.id}")
         message.reply_to = replied
-    update_id = bot.enqueue("message", message.to_json(), world.now())
+    update_id = (
+        bot.enqueue("message", message.to_json(), world.now())
+        if _bot_sees(bot, state.chat, message)
+        else None
+    )
     return {
         "bot_id": bot.id,
         "update_id": update_id,
@@ -185,6 +189,26 @@ def send_user_message(world: World, body: Mapping[str, Any]) -> dict[str, Any]:
         "message_id": message.message_id,
         "message": message.to_json(),
     }
+
+
+def _bot_sees(bot: BotState, chat: Chat, message: StoredMessage) -> bool:
+    """Privacy mode: in a group the bot gets only commands (not those addressed to another
+    bot), messages that mention it, and replies to its own messages."""
+    if chat.is_private or not bot.privacy_mode:
+        return True
+    if message.reply_to is not None and message.reply_to.sender.id == bot.id:
+        return True
+    mention = f"@{bot.username}".lower()
+    units = message.text.encode("utf-16-le")  # entity offsets count UTF-16 code units
+    for entity in message.entities:
+        start, end = 2 * entity["offset"], 2 * (entity["offset"] + entity["length"])
+        part = units[start:end].decode("utf-16-le").lower()
+        if entity["type"] == "bot_command" and entity["offset"] == 0:
+            addressed = part.partition("@")[2]
+            return not addressed or addressed == bot.username.lower()
+        if entity["type"] == "mention" and part == mention:
+            return True
+    return False
 
 
 def _chat_instance(bot_id: int, chat_id: int) -> str:

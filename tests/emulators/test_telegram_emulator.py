@@ -478,7 +478,53 @@ async def test_a_group_chat_gets_negative_ids_and_shared_history(
     assert sent["message_id"] == 3
     assert chat["title"] == "Ops"
     assert updates[0]["message"]["entities"] == [{"type": "bot_command", "offset": 0, "length": 22}]
-    assert [u["message"]["from"]["id"] for u in updates] == [1001, 1002]
+    # Bob's plain message is in the group's history, but privacy mode keeps it from the bot.
+    assert [u["message"]["from"]["id"] for u in updates] == [1001]
+
+
+async def test_privacy_mode_shows_the_bot_only_commands_mentions_and_replies_in_groups(
+    client: httpx.AsyncClient,
+) -> None:
+    me = (await call(client, "getMe")).json()["result"]
+    assert me["can_read_all_group_messages"] is False
+    group = {"id": -100300, "type": "supergroup", "title": "Ops"}
+    bobs = await user_says(client, "hello all", user=BOB, chat=group)
+    asked = (await call(client, "sendMessage", chat_id=-100300, text="Which model?")).json()
+
+    seen = {
+        "command": await user_says(client, "/status", chat=group),
+        "command for us": await user_says(client, "/status@bot1234567_bot", chat=group),
+        "mention": await user_says(client, "ping 🙂 @bot1234567_bot", chat=group),
+        "reply to the bot": await user_says(
+            client, "openai/gpt-5", chat=group, reply_to_message_id=asked["result"]["message_id"]
+        ),
+        "private": await user_says(client, "plain text in private"),
+    }
+    hidden = {
+        "plain": await user_says(client, "just chatting", chat=group),
+        "command for another bot": await user_says(client, "/status@other_bot", chat=group),
+        "reply to a user": await user_says(
+            client, "hi Bob", chat=group, reply_to_message_id=bobs["message_id"]
+        ),
+    }
+
+    assert all(answer["update_id"] is not None for answer in seen.values()), seen
+    assert all(answer["update_id"] is None for answer in hidden.values()), hidden
+    delivered = [u["message"]["text"] for u in (await call(client, "getUpdates")).json()["result"]]
+    assert delivered == [answer["message"]["text"] for answer in seen.values()]
+
+
+async def test_a_bot_without_privacy_mode_sees_every_group_message(
+    client: httpx.AsyncClient,
+) -> None:
+    await call(client, "getMe")
+    answer = await client.post("/_emulator/bots", json={"token": TOKEN, "privacy_mode": False})
+    assert answer.json()["privacy_mode"] is False
+    assert (await call(client, "getMe")).json()["result"]["can_read_all_group_messages"] is True
+    said = await user_says(client, "just chatting", chat={"id": -100400, "type": "group"})
+    assert said["update_id"] is not None
+    refused = await client.post("/_emulator/bots", json={"token": TOKEN, "privacy_mode": "no"})
+    assert refused.status_code == 400
 
 
 async def test_a_registered_chat_can_be_written_to_without_a_message(

@@ -34,7 +34,9 @@ async def client(
     async with httpx.AsyncClient(base_url=emulator.root_url, timeout=10) as http:
         await call(http, "getMe")
         for user, chat in ((ANN, None), (BOB, None), (ANN, GROUP)):
-            body: dict[str, Any] = {"from": user, "text": "hello", "bot": TOKEN}
+            # In the group a command: privacy mode would keep a plain "hello" from the bot.
+            text = "hello" if chat is None else "/hello"
+            body: dict[str, Any] = {"from": user, "text": text, "bot": TOKEN}
             if chat is not None:
                 body["chat"] = chat
             assert (await http.post("/_emulator/updates", json=body)).status_code == 200
