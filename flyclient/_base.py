@@ -3,7 +3,9 @@
 `ClientBase` is the common ancestor of the per-resource mixins (`apps`, `machines`, `wait`,
 `leases`, `volumes`, `logs`) that `FlyClient` combines. It builds URLs, sends through the
 transport and turns answers into models, wrapping unreadable answers in `FlyError` so that a
-caller never has to catch pydantic or JSON exceptions.
+caller never has to catch pydantic or JSON exceptions. Answers that are long JSON arrays can
+be read element by element as they arrive (`_send_streamed_items`), so neither the answer's
+bytes nor its parsed document are ever held whole.
 
 This module must never send requests except through `FlyTransport`.
 """
@@ -11,9 +13,10 @@ This module must never send requests except through `FlyTransport`.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import httpx
+import ijson
 import pydantic
 
 from flyclient._http import REQUEST_ID_HEADER, ApiCall, FlyTransport, path_segment
@@ -21,6 +24,10 @@ from flyclient.errors import FlyError
 from flyclient.models import FlyModel
 
 ModelT = TypeVar("ModelT", bound=FlyModel)
+ItemT = TypeVar("ItemT")
+
+# JSON's insignificant whitespace, which may precede the opening bracket of an array.
+_JSON_WHITESPACE: Final = b" \t\r\n"
 
 
 class ClientBase:
@@ -70,6 +77,63 @@ class ClientBase:
             raise _unreadable(response, call, "expected a JSON array")
         return [parse_model(model, item, response, call) for item in payload]
 
+    async def _send_streamed_items(self, call: ApiCall, item_type: type[ItemT]) -> list[ItemT]:
+        """The JSON array answering `call`, each element read as `item_type` as soon as it has
+        arrived and its parsed form dropped: memory holds the result, one element and one
+        network chunk, whatever the answer's size. Retries, rate limits and errors as `_send`.
+        """
+        reader = _StreamedArray(call, pydantic.TypeAdapter(item_type), item_type.__name__)
+        return await self._transport.send_streaming(call, reader.read)
+
+
+class _StreamedArray(Generic[ItemT]):
+    """Reads one answer's JSON array into a list of items, as the body arrives."""
+
+    def __init__(self, call: ApiCall, adapter: pydantic.TypeAdapter[ItemT], name: str) -> None:
+        self._call = call
+        self._adapter = adapter
+        self._name = name
+
+    async def read(self, response: httpx.Response) -> list[ItemT]:
+        items: list[ItemT] = []
+        arrived = ijson.sendable_list()
+        parser = ijson.items_coro(arrived, "item")
+        opened = False
+        async for chunk in response.aiter_bytes():
+            if not opened:
+                start = chunk.lstrip(_JSON_WHITESPACE)[:1]
+                if not start:
+                    continue
+                if start != b"[":
+                    raise _unreadable(response, self._call, "expected a JSON array")
+                opened = True
+            self._feed(parser, chunk, response)
+            self._convert(arrived, items, response)
+        if not opened:
+            raise _unreadable(response, self._call, "expected a JSON array")
+        self._feed(parser, None, response)
+        self._convert(arrived, items, response)
+        return items
+
+    def _feed(self, parser: Any, chunk: bytes | None, response: httpx.Response) -> None:
+        """Give the parser the next chunk, or tell it the body ended (`None`)."""
+        try:
+            if chunk is None:
+                parser.close()
+            else:
+                parser.send(chunk)
+        except (ijson.JSONError, ValueError):
+            raise _unreadable(response, self._call, "the answer is not valid JSON") from None
+
+    def _convert(self, arrived: list[Any], items: list[ItemT], response: httpx.Response) -> None:
+        for element in arrived:
+            try:
+                items.append(self._adapter.validate_python(element))
+            except pydantic.ValidationError as exc:
+                why = f"unexpected {self._name} (element {len(items)}): {_problems(exc)}"
+                raise _unreadable(response, self._call, why) from None
+        arrived.clear()
+
 
 def parse_model(
     model: type[ModelT], payload: Any, response: httpx.Response, call: ApiCall
@@ -78,11 +142,16 @@ def parse_model(
     try:
         return model.model_validate(payload)
     except pydantic.ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-            for error in exc.errors()[:3]
-        )
-        raise _unreadable(response, call, f"unexpected {model.__name__}: {problems}") from None
+        raise _unreadable(
+            response, call, f"unexpected {model.__name__}: {_problems(exc)}"
+        ) from None
+
+
+def _problems(exc: pydantic.ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+        for error in exc.errors()[:3]
+    )
 
 
 def json_of(response: httpx.Response, call: ApiCall) -> Any:

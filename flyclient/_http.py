@@ -4,6 +4,9 @@
 `httpx.Response` of the first acceptable answer, or raises a `flyclient.errors` exception.
 Per attempt it waits for the rate limiter, sends, and then decides from the action's retry
 class (`flyclient.actions`) and the answer whether to back off (`flyclient.retry`) and resend.
+`FlyTransport.send_streaming(call, consume)` is the same loop for answers too large to hold:
+`consume` reads an acceptable answer's body as it arrives, and a connection lost mid-body is
+a failed attempt like any other.
 
 Safety rules kept here:
 - the token lives in a `FlyToken` and is revealed only to build the `Authorization` header;
@@ -22,9 +25,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -41,6 +44,8 @@ from flyclient.ratelimit import RateLimiter, Sleep
 from flyclient.retry import RetryPolicy, parse_retry_after
 
 logger = logging.getLogger("flyclient")
+
+AnswerT = TypeVar("AnswerT")
 
 USER_AGENT: Final = "fly-agents-bot-flyclient/0.1"
 REQUEST_ID_HEADER: Final = "fly-request-id"
@@ -90,6 +95,13 @@ class ApiCall:
     @property
     def path(self) -> str:
         return urlsplit(self.url).path
+
+
+@dataclass(frozen=True, slots=True)
+class _Accepted(Generic[AnswerT]):
+    """What `consume` made of an acceptable answer."""
+
+    value: AnswerT
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +163,30 @@ class FlyTransport:
 
     async def send(self, call: ApiCall, *, policy: RetryPolicy | None = None) -> httpx.Response:
         """Send `call` until it gets an acceptable answer or the retry budget is spent."""
+        return await self.send_streaming(call, _read_whole, policy=policy)
+
+    async def send_streaming(
+        self,
+        call: ApiCall,
+        consume: Callable[[httpx.Response], Awaitable[AnswerT]],
+        *,
+        policy: RetryPolicy | None = None,
+    ) -> AnswerT:
+        """Send `call` like `send`, and hand each acceptable answer to `consume` unread.
+
+        `consume` reads the body (`aiter_bytes`) while the connection is open; what it returns
+        is returned. An httpx transport error it lets through (connection lost or read timeout
+        mid-body) fails the attempt, which is retried under the same rules as `send`; so
+        `consume` must start from scratch on every call. Its other exceptions end the call.
+        """
         schedule = (policy or self.retry_policy).schedule(clock=self._clock, rng=self._rng)
         earlier_may_have_applied = False
         while True:
             attempt = schedule.record_attempt()
             await self.limiter.acquire(call.action.rate_bucket, call.limit_key)
-            outcome = await self._attempt(call, attempt)
-            if isinstance(outcome, httpx.Response):
-                return outcome
+            outcome = await self._attempt(call, attempt, consume)
+            if isinstance(outcome, _Accepted):
+                return outcome.value
             delay = schedule.next_delay_s(outcome.retry_after_s) if outcome.retryable else None
             if delay is None:
                 outcome.error.earlier_attempt_may_have_applied = earlier_may_have_applied
@@ -174,7 +202,12 @@ class FlyTransport:
             )
             await self._sleep(delay)
 
-    async def _attempt(self, call: ApiCall, attempt: int) -> httpx.Response | _Failure:
+    async def _attempt(
+        self,
+        call: ApiCall,
+        attempt: int,
+        consume: Callable[[httpx.Response], Awaitable[AnswerT]],
+    ) -> _Accepted[AnswerT] | _Failure:
         headers = {
             "Authorization": self._token.authorization_header(),
             "User-Agent": USER_AGENT,
@@ -190,23 +223,35 @@ class FlyTransport:
                 write=self.timeout.write,
                 pool=self.timeout.pool,
             )
+        request = self._http.build_request(
+            call.method,
+            call.url,
+            params=dict(call.params) if call.params else None,
+            json=call.json_body,
+            headers=headers,
+            timeout=timeout,
+        )
+        outcome: _Accepted[AnswerT] | _Failure
         try:
-            response = await self._http.request(
-                call.method,
-                call.url,
-                params=dict(call.params) if call.params else None,
-                json=call.json_body,
-                headers=headers,
-                timeout=timeout,
-            )
+            response = await self._http.send(request, stream=True)
+            try:
+                if _is_acceptable(call, response.status_code):
+                    self._log_answer(call, response, attempt)
+                    outcome = _Accepted(await consume(response))
+                else:
+                    # Error bodies are small; the whole body feeds the error's message.
+                    await response.aread()
+                    outcome = self._judge(call, response, attempt)
+            finally:
+                await response.aclose()
         except httpx.RequestError as exc:
             # Only primitives leave this block: the httpx exception references the request,
             # and the request holds the Authorization header.
             failure = self._transport_failure(call, exc)
         else:
-            return self._judge(call, response, attempt)
+            return outcome
         logger.warning(
-            "fly %s %s failed without an answer: %s (attempt %d)",
+            "fly %s %s failed without a complete answer: %s (attempt %d)",
             call.method,
             call.path,
             failure.error.message,
@@ -230,21 +275,21 @@ class FlyTransport:
         retryable = not_sent or call.action.spec.retry is Retry.IDEMPOTENT
         return _Failure(error=error, retryable=retryable)
 
-    def _judge(
-        self, call: ApiCall, response: httpx.Response, attempt: int
-    ) -> httpx.Response | _Failure:
-        status = response.status_code
-        request_id = response.headers.get(REQUEST_ID_HEADER)
+    def _log_answer(self, call: ApiCall, response: httpx.Response, attempt: int) -> None:
         logger.debug(
             "fly %s %s -> %d (attempt %d, fly-request-id %s)",
             call.method,
             call.path,
-            status,
+            response.status_code,
             attempt,
-            request_id,
+            response.headers.get(REQUEST_ID_HEADER),
         )
-        if 200 <= status < 300 or status in call.answers:
-            return response
+
+    def _judge(self, call: ApiCall, response: httpx.Response, attempt: int) -> _Failure:
+        """The failure an unacceptable answer (its body read) amounts to."""
+        self._log_answer(call, response, attempt)
+        status = response.status_code
+        request_id = response.headers.get(REQUEST_ID_HEADER)
         ambiguous = status == 408 or status >= 500
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         error = error_for_status(
@@ -277,6 +322,15 @@ class FlyTransport:
                 request_id,
             )
         return _Failure(error=error, retryable=retryable, retry_after_s=retry_after)
+
+
+def _is_acceptable(call: ApiCall, status: int) -> bool:
+    return 200 <= status < 300 or status in call.answers
+
+
+async def _read_whole(response: httpx.Response) -> httpx.Response:
+    await response.aread()
+    return response
 
 
 def _describe(error: FlyError) -> str:

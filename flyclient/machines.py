@@ -1,5 +1,9 @@
 """Machines: list, create, read, update, start, stop, restart, destroy, exec.
 
+`list_machine_states` is the list for sweeps over whole fleets: it streams Fly's unpaginated
+answer (about 2 KB per machine) into `MachineStatus` values as it arrives, instead of holding
+the answer and full `Machine` models.
+
 Create is made safe to repeat with an operation id: every `create_machine` writes a unique id
 (the caller's, e.g. a journal operation id, or a fresh one) into `config.metadata` under
 `OP_ID_METADATA_KEY`. When a create fails ambiguously (5xx, 408, timeout, connection lost after
@@ -33,7 +37,7 @@ from flyclient.errors import (
     PreconditionFailedError,
     ValidationError,
 )
-from flyclient.models import ExecResult, Machine, MachineConfig, drop_nones
+from flyclient.models import ExecResult, Machine, MachineConfig, MachineStatus, drop_nones
 
 OP_ID_METADATA_KEY: Final = "fly_agents_op_id"
 
@@ -94,6 +98,21 @@ class MachinesMixin(ClientBase):
             Action.MACHINE_LIST, self._app, "GET", self._app_url("machines"), params=params
         )
         return await self._send_models(call, Machine)
+
+    async def list_machine_states(
+        self, *, metadata: Mapping[str, str] | None = None
+    ) -> list[MachineStatus]:
+        """Every machine's id, state, region, instance id and check results, in one call.
+
+        The answer is read as it arrives and each machine is kept as a `MachineStatus` only,
+        so memory stays small for thousands of machines. Each `metadata` item filters as in
+        `list_machines`.
+        """
+        params = {f"metadata.{key}": value for key, value in (metadata or {}).items()}
+        call = ApiCall(
+            Action.MACHINE_LIST, self._app, "GET", self._app_url("machines"), params=params
+        )
+        return await self._send_streamed_items(call, MachineStatus)
 
     async def find_machine_by_op_id(self, op_id: str) -> Machine | None:
         """The live machine whose config carries `op_id` (see `create_machine`), if any."""
