@@ -97,8 +97,10 @@ class AlertOutbox:
         Two deliverers calling this at once never get the same alert; if a deliverer dies
         mid-send, the alert becomes due again when the lease runs out.
         """
-        now = self._clock()
         async with self._db.transaction() as transaction:
+            # Read the clock once the write lock is held: alerts committed while this call
+            # waited for it are due too, and belong in this claim rather than the next.
+            now = self._clock()
             rows = await transaction.fetch_all(
                 """
                 UPDATE alert_outbox SET next_attempt_at = ?

@@ -8,7 +8,8 @@ Fly emulator's fault API (`crash` to `failed`, no automatic restart) in batches 
 so a whole window of Telegram's group limit is seen) or until every failure is named.
 
 Checked: ops-chat messages in the busiest 60 s (target ≤ 20); each failed machine named
-(its id appears in a message) or still pending in the bot's outbox; none lost (neither).
+(its id, or the id of the agent it runs, appears in a message Telegram accepted: digests list
+agent ids, which the commands take) or still pending in the bot's outbox; none lost (neither).
 Baseline, same run and same window: a naive sender — a second bot with its own group, one
 message per failure as it happens, waiting out every 429 and resending (so nothing is lost).
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,14 @@ class NaiveSender:
                 self._sending = None
 
 
-def named_in(texts: Sequence[str], machine_ids: Sequence[str]) -> set[str]:
+def named_in(texts: Sequence[str], names: Mapping[str, Sequence[str]]) -> set[str]:
+    """The machines (keys of `names`) one of whose identifiers appears in one of `texts`."""
     everything = "\n".join(texts)
-    return {machine_id for machine_id in machine_ids if machine_id in everything}
+    return {
+        machine_id
+        for machine_id, identifiers in names.items()
+        if any(identifier in everything for identifier in identifiers)
+    }
 
 
 async def crash_all(
@@ -113,6 +119,8 @@ async def run(size: Size, workdir: Path) -> list[Row]:
         async with open_store(db_path) as store:
             agents = await fleet_seed.running_fleet(world, store, failures)
         machine_ids = [str(agent.machine_id) for agent in agents]
+        # A failure is named by its machine id or by its agent's id (both are unique ids).
+        names = {str(agent.machine_id): (str(agent.machine_id), agent.id) for agent in agents}
         await world.fly_rate_limits(enabled=True)
         await world.open_ops_chat()
         await world.open_ops_chat(NAIVE_CHAT_ID, NAIVE_BOT_TOKEN)
@@ -135,7 +143,7 @@ async def run(size: Size, workdir: Path) -> list[Row]:
             deadline = first_crash + size.alert_watch_s
             while time.time() < deadline:
                 texts = [seen.text for seen in watch.sent_to(OPS_CHAT_ID)]
-                if len(named_in(texts, machine_ids)) == failures:
+                if len(named_in(texts, names)) == failures:
                     break
                 await asyncio.sleep(0.5)
             watched_s = time.time() - first_crash
@@ -145,7 +153,7 @@ async def run(size: Size, workdir: Path) -> list[Row]:
         async with open_store(db_path) as store:
             alerts = await store.outbox.recent(kind=ALERT_KIND, limit=10 * failures + 10)
 
-    named = named_in([seen.text for seen in ours], machine_ids)
+    named = named_in([seen.text for seen in ours], names)
     pending = {
         str(alert.payload.get("machine_id"))
         for alert in alerts
@@ -156,16 +164,24 @@ async def run(size: Size, workdir: Path) -> list[Row]:
     naive_busiest = busiest_window(naive.sent_at, 60.0)
     per_message = len(named) / len(ours) if ours else 0.0
     remaining_minutes = (
-        math.ceil(len(pending) / per_message) / GROUP_LIMIT_PER_MIN if per_message else math.inf
+        math.ceil(len(pending - named) / per_message) / GROUP_LIMIT_PER_MIN
+        if per_message
+        else math.inf
+    )
+    # When each message went (seconds after the first crash) and how many failures it named.
+    timeline = " ".join(
+        f"+{seen.at - first_crash:.1f}s:{len(named_in([seen.text], names))}" for seen in ours
     )
     notes = (
         f"{failures} machines crashed within {size.alert_failure_window_s:.0f} s; watched "
         f"{watched_s:.0f} s; monitor every {MONITOR_INTERVAL_S} s; production BotOptions and "
         "Telegram flood control on",
         f"ours: {len(ours)} messages naming {len(named)} failures ({per_message:.1f} per "
-        f"message), {len(pending)} still pending in the outbox, {len(lost)} lost, "
+        f"message), {len(pending)} still pending in the outbox ({len(pending - named)} of "
+        f"them not named yet), {len(lost)} lost, "
         f"{ours_429} × 429 from Telegram; at this pace the rest needs "
         f"{remaining_minutes:.1f} more minutes",
+        f"ours, each message as +seconds after the first crash:failures named: {timeline}",
         f"naive sender (own bot and group): {len(naive.sent_at)} messages, {naive.refused} × "
         f"429, {len(naive.named)} failures named; all {failures} need {failures} messages = "
         f"{failures / GROUP_LIMIT_PER_MIN:.0f} minutes at Telegram's limit",

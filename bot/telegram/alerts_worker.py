@@ -3,15 +3,23 @@
 Alerts are written to the outbox (persisted) by whoever raises them, before anything is sent.
 Each round this worker claims the due ones (a lease, so a crash makes them due again), sends
 them, and marks each sent only after Telegram accepted the message that carries it. Pairing
-cards (`pairing_submitted`, `pairing_stuck`) go out one per message with their buttons; other
-alerts of a round that are more than one are coalesced into a digest that names every alert it
-covers, split into pages under Telegram's 4096 characters. The ops chat never gets more than
-`ops_messages_per_window` messages per window (Telegram allows 20 a minute in a group): when a
-round would exceed it, cards join the digest too, and no more is claimed than fits.
+cards (`pairing_submitted`, `pairing_stuck`) go out one per message with their buttons; a lone
+alert goes out with its whole sentence; more are coalesced into a digest grouped by kind: one
+title per kind with its sentence (ids shown as placeholders, `/wake AGENT`), then the subject of
+every alert (its agent id, else machine id, …) a few to a line, split into pages under
+Telegram's 4096 characters. The ops chat never gets more than `ops_messages_per_window`
+messages per window (Telegram allows 20 a minute in a group): when a round would exceed it,
+cards join the digest too, and no more is claimed than fits.
+
+Pacing: the budget is spent evenly. After a round that sent k messages the next round waits
+k × `ops_window_s / ops_messages_per_window`, so during a storm each message carries everything
+that piled up meanwhile instead of the budget going on small messages in the first seconds;
+after a quiet spell the first alert goes at once.
 
 Failures: 429 → the alert waits `retry_after` and the worker pauses as long; 403 (the bot was
 removed or blocked) → recorded, the alerts marked failed (kept, never deleted), not retried;
-other errors (network, 5xx, Telegram down) → retried with exponential backoff per alert.
+other errors (network, 5xx, Telegram down) → retried with exponential backoff (by the attempts
+of the alerts that failed together, which are retried together).
 This worker never deletes an alert and never marks one sent before Telegram accepted it.
 """
 
@@ -34,15 +42,21 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bot.telegram import cards, render
 from bot.telegram.deps import BotDeps
 from bot.telegram.messenger import NO_PREVIEW
-from bot.telegram.paging import split_pages
+from bot.telegram.paging import PAGE_BUDGET, split_pages, with_counter
 from storage.errors import NotFoundError, StateTransitionError
 from storage.models import Alert
 
 log = logging.getLogger("bot.telegram.alerts")
 
 CARD_KINDS = frozenset({"pairing_submitted", "pairing_stuck"})
-# A digest line is at most ~500 characters, so a page always holds this many.
-ALERTS_PER_DIGEST_PAGE = 6
+# A digest names an alert in ~16 characters (an agent id and a space), this many to a line
+# (~135 characters), so a page (Telegram takes 4096) holds ~25 such lines after its titles.
+IDS_PER_DIGEST_LINE = 8
+# How many alerts a round claims per message it may send: one page of agent ids. Longer
+# subjects only make a digest a page longer; the window is checked before each page.
+ALERTS_PER_DIGEST_PAGE = 200
+# Room kept on every page for the "(continued)" title of a kind cut by a page break.
+_CONTINUED_ROOM = 120
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,15 @@ class Outgoing:
     text: str
     keyboard: InlineKeyboardMarkup | None
     alerts: tuple[Alert, ...]
+
+
+@dataclass(frozen=True)
+class _DigestLine:
+    text: str
+    # The alerts this line names (none for a kind's title).
+    alerts: tuple[Alert, ...]
+    # What a page that begins with this line shows first, so its ids keep their kind.
+    continued: str | None
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -81,6 +104,8 @@ class AlertWorker:
         self._deps = deps
         self._task: asyncio.Task[None] | None = None
         self._paused_until = 0.0
+        # When the next ops message may go (monotonic): the even share of the budget.
+        self._next_slot = 0.0
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -98,6 +123,9 @@ class AlertWorker:
     async def _loop(self) -> None:
         due = self._deps.alerts_due
         while True:
+            # Cleared before the round, so an alert queued while the round runs (after its
+            # claim looked) wakes the next round at once instead of waiting for the poll.
+            due.clear()
             try:
                 wait = await self.deliver_once()
             except Exception:
@@ -105,7 +133,6 @@ class AlertWorker:
                 wait = self._deps.options.alert_poll_interval_s
             if wait <= 0:
                 continue
-            due.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(due.wait(), timeout=wait)
 
@@ -115,7 +142,7 @@ class AlertWorker:
         """Send what is due now; returns how long to wait before the next round."""
         deps = self._deps
         options = deps.options
-        paused = self._paused_until - time.monotonic()
+        paused = max(self._paused_until, self._next_slot) - time.monotonic()
         if paused > 0:
             return paused
         window = deps.messenger.ops_window
@@ -130,6 +157,15 @@ class AlertWorker:
             return options.alert_poll_interval_s
         plan = await self._plan(claimed, budget)
         for index, outgoing in enumerate(plan):
+            if window.remaining() <= 0:
+                # A digest came out longer than the window allows now: the rest waits for it.
+                wait = max(window.wait_s(), 0.01)
+                await self._retry_later(
+                    _alerts_of(plan[index:]),
+                    "waiting for the ops chat's message budget",
+                    delay_s=wait,
+                )
+                return wait
             try:
                 await deps.messenger.bot.send_message(
                     deps.ops_chat_id,
@@ -140,8 +176,9 @@ class AlertWorker:
                 )
             except RetryAfter as error:
                 wait = retry_after_seconds(error)
-                self._paused_until = time.monotonic() + wait
                 await self._retry_later(_alerts_of(plan[index:]), str(error), delay_s=wait)
+                # Paused from now, so the alerts are due when the next round claims.
+                self._paused_until = time.monotonic() + wait
                 return wait
             except Forbidden as error:
                 await deps.messenger.record_forbidden(deps.ops_chat_id, error)
@@ -166,42 +203,72 @@ class AlertWorker:
                 self._paused_until = time.monotonic() + backoff
                 return backoff
             window.record()
+            self._next_slot = max(self._next_slot, time.monotonic()) + self._spacing_s()
             for alert in outgoing.alerts:
                 with contextlib.suppress(StateTransitionError):
                     await deps.store.outbox.mark_sent(alert.id)
         return 0.0
 
+    def _spacing_s(self) -> float:
+        options = self._deps.options
+        return options.ops_window_s / max(1, options.ops_messages_per_window)
+
     async def _plan(self, claimed: Sequence[Alert], budget: int) -> list[Outgoing]:
         card_alerts = [a for a in claimed if a.kind in CARD_KINDS]
-        groups = group_by_key([a for a in claimed if a.kind not in CARD_KINDS])
+        other_alerts = [a for a in claimed if a.kind not in CARD_KINDS]
+        groups = group_by_key(other_alerts)
         if len(groups) == 1:
             group = groups[0]
             others = [Outgoing(render.alert(group[-1]), None, tuple(group))]
         else:
-            others = self._digest(groups)
+            others = self._digest(other_alerts)
         if len(card_alerts) + len(others) <= budget:
             rendered = [await self._card(alert) for alert in card_alerts]
             return rendered + others
         # Over the budget: one digest for everything (cards are listed, /pending shows them).
-        everything = group_by_key(claimed)
-        return self._digest(everything)
+        return self._digest(claimed)
 
-    def _digest(self, groups: list[list[Alert]]) -> list[Outgoing]:
-        if not groups:
+    def _digest(self, alerts: Sequence[Alert]) -> list[Outgoing]:
+        if not alerts:
             return []
-        count = sum(len(group) for group in groups)
-        lines = [render.digest_line(group) for group in groups]
-        header = render.digest_header(count)
-        if any(group[0].kind in CARD_KINDS for group in groups):
-            header += "\n<i>It lists pairing requests: decide them with /pending.</i>"
-        return [
-            Outgoing(
-                page.text,
-                None,
-                tuple(alert for group in groups[page.start : page.end] for alert in group),
+        by_kind: dict[str, list[Alert]] = {}
+        for alert in alerts:
+            by_kind.setdefault(alert.kind, []).append(alert)
+        lines: list[_DigestLine] = []
+        for kind, items in by_kind.items():
+            continued = render.digest_kind_continued(kind, items)
+            by_label: dict[str, list[list[Alert]]] = {}
+            for group in group_by_key(items):
+                by_label.setdefault(render.alert_subject(group[-1])[0], []).append(group)
+            subjects = sum(len(groups) for groups in by_label.values())
+            lines.append(_DigestLine(render.digest_kind_line(kind, items, subjects), (), None))
+            for label, groups in by_label.items():
+                for start in range(0, len(groups), IDS_PER_DIGEST_LINE):
+                    chunk = groups[start : start + IDS_PER_DIGEST_LINE]
+                    lines.append(
+                        _DigestLine(
+                            render.digest_subjects_line(label, chunk),
+                            tuple(alert for group in chunk for alert in group),
+                            continued,
+                        )
+                    )
+        header = render.digest_header(
+            len(alerts), lists_pairing=any(kind in CARD_KINDS for kind in by_kind)
+        )
+        pages = split_pages(
+            [line.text for line in lines], header=header, budget=PAGE_BUDGET - _CONTINUED_ROOM
+        )
+        outgoing: list[Outgoing] = []
+        for number, page in enumerate(pages):
+            on_page = lines[page.start : page.end]
+            texts = [line.text for line in on_page]
+            if on_page[0].continued is not None:
+                texts.insert(0, on_page[0].continued)
+            text = with_counter("\n".join([header, *texts]), number, len(pages))
+            outgoing.append(
+                Outgoing(text, None, tuple(alert for line in on_page for alert in line.alerts))
             )
-            for page in split_pages(lines, header=header)
-        ]
+        return outgoing
 
     async def _card(self, alert: Alert) -> Outgoing:
         deps = self._deps
@@ -220,21 +287,26 @@ class AlertWorker:
 
     # --- failures -----------------------------------------------------------------------------
 
-    def _backoff_s(self, alert: Alert) -> float:
+    def _backoff_s(self, alerts: Sequence[Alert]) -> float:
         options = self._deps.options
-        delay = min(options.alert_backoff_max_s, options.alert_backoff_base_s * 2.0**alert.attempts)
+        attempts = max((alert.attempts for alert in alerts), default=0)
+        delay = min(options.alert_backoff_max_s, options.alert_backoff_base_s * 2.0**attempts)
         return delay * random.uniform(0.5, 1.0)
 
     async def _retry_later(
         self, alerts: Sequence[Alert], error: str, *, delay_s: float | None = None
     ) -> None:
+        """Due again after `delay_s` (else a backoff), all at the same moment.
+
+        Alerts that failed together are retried together, so a failed page goes out again as
+        one message instead of scattering over several rounds.
+        """
         store = self._deps.store
+        wait = delay_s if delay_s is not None else self._backoff_s(alerts)
+        retry_at = store.clock() + timedelta(seconds=wait)
         for alert in alerts:
-            wait = delay_s if delay_s is not None else self._backoff_s(alert)
             with contextlib.suppress(StateTransitionError):
-                await store.outbox.mark_failed_attempt(
-                    alert.id, error, retry_at=store.clock() + timedelta(seconds=wait)
-                )
+                await store.outbox.mark_failed_attempt(alert.id, error, retry_at=retry_at)
 
     async def _give_up(self, alerts: Sequence[Alert], error: str) -> None:
         for alert in alerts:

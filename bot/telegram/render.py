@@ -9,6 +9,7 @@ and they never receive a secret value (secrets are shown as names and fingerprin
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -197,19 +198,6 @@ def config_sources(view: AgentView) -> list[str]:
     return lines
 
 
-def user_agent_status(
-    agent: Agent, machine_state: str | None, latest: PairingRequest | None
-) -> str:
-    running = agent.status.value == "running" and machine_state in (None, "started")
-    lines = [
-        f"<b>Your agent</b> {esc(agent_label(agent))}",
-        f"Status: {'running' if running else esc(agent.status.value)}",
-    ]
-    if latest is not None:
-        lines.append(f"Pairing: {esc(user_pairing_words(latest))}")
-    return "\n".join(lines)
-
-
 def user_pairing_words(request: PairingRequest) -> str:
     words = {
         PairingState.SUBMITTED: "your code is waiting for an operator's approval",
@@ -365,10 +353,6 @@ def pairing_card(
     return "\n".join(lines)
 
 
-def decision_pending(admin: str, approving: bool) -> str:
-    return working(f"{'Approving' if approving else 'Rejecting'} — {esc(admin)}")
-
-
 def pairing_outcome(result: PairingResult, admin: str) -> str:
     mark = _OUTCOME_MARK[result.outcome]
     by = "" if result.outcome is PairingOutcome.ALREADY_HANDLED else f" (approved by {esc(admin)})"
@@ -421,22 +405,80 @@ def alert(item: Alert) -> str:
     )
 
 
-def digest_line(items: Sequence[Alert]) -> str:
-    """One line for alerts with the same dedupe key (the newest's text), naming every id."""
-    newest = items[-1]
-    count = sum(item.occurrences for item in items)
-    times = f" ×{count}" if count > 1 else ""
-    ids = " ".join(f"#{item.id}" for item in items[:10])
-    if len(items) > 10:
-        ids += f" +{len(items) - 10} more"
+# What a digest names for each alert, first found wins. The agent id comes first because it is
+# what an operator acts with (/wake, /restart, /agent and /logs take it) and it is short and
+# fixed-size (15 characters); the machine id only for alerts about a machine without a known
+# agent, the app for token refusals, the ref for bot errors (it is what the log is searched for).
+SUBJECT_KEYS = (("agent_id", "AGENT"), ("machine_id", "MACHINE"), ("app", "APP"), ("ref", "REF"))
+# Ids that a digest's example sentence shows as placeholders, so that one sentence reads right
+# for every subject listed under it. Only random ids: a word-like value (an app name) could
+# also occur as an ordinary word in the sentence.
+_PLACEHOLDER_KEYS = (
+    ("agent_id", "AGENT"),
+    ("machine_id", "MACHINE"),
+    ("request_id", "REQUEST"),
+    ("ref", "REF"),
+)
+_SEVERITY_RANK = {AlertSeverity.INFO: 0, AlertSeverity.WARNING: 1, AlertSeverity.CRITICAL: 2}
+SUBJECT_CHARS = 40
+EXAMPLE_CHARS = 400
+
+
+def alert_subject(item: Alert) -> tuple[str, str]:
+    """(placeholder, value): what the alert is about, e.g. ("AGENT", "ag_…"); else its own id."""
+    for key, placeholder in SUBJECT_KEYS:
+        value = item.payload.get(key)
+        if isinstance(value, str) and value:
+            return placeholder, value
+    return "ALERT", f"#{item.id}"
+
+
+def worst_severity(items: Iterable[Alert]) -> AlertSeverity:
+    return max((item.severity for item in items), key=_SEVERITY_RANK.__getitem__)
+
+
+def _as_template(item: Alert) -> str:
+    text = item.text
+    for key, placeholder in _PLACEHOLDER_KEYS:
+        value = item.payload.get(key)
+        if isinstance(value, str) and len(value) >= 4:
+            text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", placeholder, text)
+    return text
+
+
+def digest_kind_line(kind: str, items: Sequence[Alert], subjects: int) -> str:
+    """The title of one kind in a digest: worst severity, count, and what happened.
+
+    With more than one subject, the newest alert's sentence is shown with its ids replaced by
+    placeholders (`/wake AGENT`), and the lines below list the values; with one, as it is.
+    """
+    newest = max(items, key=lambda item: item.id)
+    example = _as_template(newest) if subjects > 1 else newest.text
     return (
-        f"{_SEVERITY_MARK[newest.severity]} <i>{ids}</i> <b>{esc(newest.kind, 64)}</b>{times}: "
-        f"{esc(newest.text, 300)}"
+        f"{_SEVERITY_MARK[worst_severity(items)]} <b>{esc(kind, 64)}</b> ×{len(items)}: "
+        f"<i>{esc(example, EXAMPLE_CHARS)}</i>"
     )
 
 
-def digest_header(count: int) -> str:
-    return f"🔔 <b>{count} alerts</b> (a burst, sent as one digest)"
+def digest_subjects_line(label: str, groups: Sequence[Sequence[Alert]]) -> str:
+    """`LABEL: id id …`, one id per group (alerts with one dedupe key), ×N when it recurred."""
+    names = []
+    for group in groups:
+        occurrences = sum(item.occurrences for item in group)
+        times = f"×{occurrences}" if occurrences > 1 else ""
+        names.append(esc(alert_subject(group[-1])[1], SUBJECT_CHARS) + times)
+    return f"{esc(label, 16)}: {' '.join(names)}"
+
+
+def digest_kind_continued(kind: str, items: Sequence[Alert]) -> str:
+    return f"{_SEVERITY_MARK[worst_severity(items)]} <b>{esc(kind, 64)}</b> (continued)"
+
+
+def digest_header(count: int, *, lists_pairing: bool = False) -> str:
+    header = f"🔔 <b>{count} alerts</b> in one digest: each kind once, then whom each is about"
+    if lists_pairing:
+        header += "\n<i>It lists pairing requests: decide them with /pending.</i>"
+    return header
 
 
 # --- audit and help -----------------------------------------------------------------------------
