@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandler, filters
+from telegram.ext import ContextTypes, MessageHandler, filters
 
 from bot.fleet.defaults import FleetTimings
 from bot.runtime import Runtime, configure_logging, load_run_settings
 from bot.telegram import BotOptions
+from bot.telegram.app import application_builder
 from flyclient import RateLimits
 
 
@@ -53,22 +54,13 @@ async def serve_bot(config: dict[str, Any], stop: asyncio.Event) -> None:
 async def serve_echo(config: dict[str, Any], stop: asyncio.Event) -> None:
     settings = config["settings"]
     options = BotOptions(**config["options"])
-    root = settings["FLYAGENTS_TELEGRAM_API_URL"].rstrip("/")
-    application = (
-        Application.builder()
-        .token(settings["FLYAGENTS_TELEGRAM_TOKEN"])
-        .base_url(f"{root}/bot")
-        .base_file_url(f"{root}/file/bot")
-        .rate_limiter(
-            AIORateLimiter(
-                overall_max_rate=options.overall_requests_per_second,
-                overall_time_period=1,
-                max_retries=options.rate_limiter_max_retries,
-            )
-        )
-        .concurrent_updates(options.concurrent_updates)
-        .build()
-    )
+    # The bot's own builder (same request class, pool, rate limiter and concurrency), so the
+    # baseline differs from the bot only in what its one handler does.
+    application = application_builder(
+        token=settings["FLYAGENTS_TELEGRAM_TOKEN"],
+        api_root=settings["FLYAGENTS_TELEGRAM_API_URL"],
+        options=options,
+    ).build()
     application.add_handler(MessageHandler(filters.TEXT, echo))
     await application.initialize()
     await application.start()

@@ -2,7 +2,8 @@
 
 The bot runs in its own process; `update_users` linked end users each send `/status`, wait for
 the reply, and send again (a closed loop), until `updates` replies came back. Every `/status`
-reads the store and asks Fly for the machine's state, as it does in production. Throughput is
+reads the store (the caller's agents, then the agent's pairing requests) and answers with the
+state the fleet monitor recorded, as it does in production; it makes no Fly call. Throughput is
 replies per second over the run; latency is from the moment the update was handed to the
 Telegram emulator to the moment the emulator answered the bot's reply.
 
@@ -98,7 +99,8 @@ async def run(size: Size, workdir: Path) -> list[Row]:
     echo_rate = size.updates / echo_s
     notes = (
         f"{size.updates} × /status from {size.update_users} users at once (closed loop); "
-        "each reads the store and GETs the machine from Fly",
+        "each reads the store (own agents, pairing requests) and answers with the state the "
+        "monitor recorded, no Fly call",
         "Telegram emulator flood control OFF and the bot's own per-chat and global pacing "
         "lifted for this scenario (Telegram itself would cap a bot near 30 messages/s)",
         f"ours {len(ours)} and echo {len(echo)} latency samples",

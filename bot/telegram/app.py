@@ -3,8 +3,10 @@
 `build_telegram` wires the handlers to the fleet service and the store and returns a
 `TelegramLayer` that starts and stops it all: long polling by default, a webhook when one is
 configured, the command menus, the alert delivery worker and a housekeeping job. The Bot API
-server root is a setting; PTB is given `{root}/bot` and `{root}/file/bot`. This module only
-wires: behaviour lives in the handler modules.
+server root is a setting; PTB is given `{root}/bot` and `{root}/file/bot`, and talks to it
+through `AiohttpRequest` with a bounded pool. `application_builder` holds every PTB setting, so
+anything that must run PTB exactly as the bot does (the benchmark's echo baseline) can use it.
+This module only wires: behaviour lives in the handler modules.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
+    ApplicationBuilder,
     CallbackQueryHandler,
     ContextTypes,
     ExtBot,
@@ -29,6 +32,7 @@ from telegram.ext import (
 
 from bot.fleet.service import FleetService
 from bot.telegram.admin_handlers import AdminCommands
+from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.alerts_worker import AlertWorker
 from bot.telegram.auth import Authorizer
 from bot.telegram.callbacks import Callbacks
@@ -59,7 +63,17 @@ BotApplication = Application[
     dict[Any, Any],
     JobQueue[ContextTypes.DEFAULT_TYPE],
 ]
+BotBuilder = ApplicationBuilder[
+    ExtBot[int],
+    ContextTypes.DEFAULT_TYPE,
+    dict[Any, Any],
+    dict[Any, Any],
+    dict[Any, Any],
+    JobQueue[ContextTypes.DEFAULT_TYPE],
+]
 ALLOWED_UPDATES = ["message", "callback_query"]
+# Bot API connections beyond one per update handled at once (alert worker, menus, edits).
+SPARE_CONNECTIONS = 8
 
 
 def quiet_library_loggers() -> None:
@@ -81,6 +95,7 @@ class TelegramLayer:
     deps: BotDeps
     worker: AlertWorker
     webhook: WebhookConfig | None = None
+    requests: tuple[AiohttpRequest, ...] = ()
     _webhook_server: WebhookServer | None = field(default=None, init=False)
 
     async def start(self) -> None:
@@ -119,10 +134,51 @@ class TelegramLayer:
         if app.running:
             await app.stop()
         await app.shutdown()
+        # PTB closes its requests only if it got initialized; a start that failed (Telegram
+        # unreachable) would leave their sessions open.
+        for request in self.requests:
+            await request.shutdown()
 
     @property
     def webhook_port(self) -> int | None:
         return None if self._webhook_server is None else self._webhook_server.port
+
+
+def bot_api_requests(options: BotOptions) -> tuple[AiohttpRequest, AiohttpRequest]:
+    """(Bot API calls, long polling): what PTB sends its requests through."""
+    # At most one call per update handled at once, plus a few for the alert worker, the menus
+    # and progress edits; the bound keeps a burst from opening hundreds of connections.
+    calls = AiohttpRequest(options.concurrent_updates + SPARE_CONNECTIONS)
+    # Long polling is one request at a time.
+    return calls, AiohttpRequest(1)
+
+
+def application_builder(
+    *,
+    token: str,
+    api_root: str,
+    options: BotOptions,
+    requests: tuple[AiohttpRequest, AiohttpRequest] | None = None,
+) -> BotBuilder:
+    """PTB's builder with every setting the bot runs with, before any handler is added."""
+    root = api_root.rstrip("/")
+    calls, polling = requests or bot_api_requests(options)
+    return (
+        Application.builder()
+        .token(token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .request(calls)
+        .get_updates_request(polling)
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=options.overall_requests_per_second,
+                overall_time_period=1,
+                max_retries=options.rate_limiter_max_retries,
+            )
+        )
+        .concurrent_updates(options.concurrent_updates)
+    )
 
 
 def build_telegram(
@@ -138,22 +194,10 @@ def build_telegram(
 ) -> TelegramLayer:
     options = options or BotOptions()
     quiet_library_loggers()
-    root = api_root.rstrip("/")
-    application: BotApplication = (
-        Application.builder()
-        .token(token)
-        .base_url(f"{root}/bot")
-        .base_file_url(f"{root}/file/bot")
-        .rate_limiter(
-            AIORateLimiter(
-                overall_max_rate=options.overall_requests_per_second,
-                overall_time_period=1,
-                max_retries=options.rate_limiter_max_retries,
-            )
-        )
-        .concurrent_updates(options.concurrent_updates)
-        .build()
-    )
+    requests = bot_api_requests(options)
+    application = application_builder(
+        token=token, api_root=api_root, options=options, requests=requests
+    ).build()
     admins = tuple(admin_ids)
     pages = PageStore(options.page_ttl_s)
     messenger = Messenger(
@@ -205,4 +249,4 @@ def build_telegram(
         first=options.housekeeping_interval_s,
         name="housekeeping",
     )
-    return TelegramLayer(application, deps, AlertWorker(deps), webhook)
+    return TelegramLayer(application, deps, AlertWorker(deps), webhook, requests)

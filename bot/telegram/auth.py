@@ -2,13 +2,15 @@
 
 Admins are named in the settings; end users are whoever redeemed an invite for an agent (the
 link is stored on the agent). Anyone else gets one polite line and nothing more. Authorization
-reads the store on every update, so a new link or a deleted agent counts at once. This module
-never changes anything.
+reads the store once per update, and the handlers act on that same read of the caller's agents:
+a new link or a deleted agent counts from the next update on, and the role and the agents an
+end user may act on can never disagree. This module never changes anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from storage import Store
@@ -32,6 +34,17 @@ def actor(role: Role, telegram_user_id: int) -> str:
     return f"{kind}:{telegram_user_id}"
 
 
+@dataclass(frozen=True)
+class Caller:
+    """The sender's role and, for an end user, the live agents linked to them (never empty).
+
+    Admins act on agents by id and strangers on none, so their `agents` is empty.
+    """
+
+    role: Role
+    agents: tuple[Agent, ...] = ()
+
+
 class Authorizer:
     def __init__(self, admin_ids: Iterable[int], store: Store) -> None:
         self._admins = frozenset(admin_ids)
@@ -44,12 +57,11 @@ class Authorizer:
     def is_admin(self, telegram_user_id: int) -> bool:
         return telegram_user_id in self._admins
 
-    async def own_agents(self, telegram_user_id: int) -> list[Agent]:
-        return await self._store.agents.for_telegram_user(telegram_user_id)
-
-    async def role(self, telegram_user_id: int) -> Role:
+    async def identify(self, telegram_user_id: int) -> Caller:
+        """One store read at most: admins need none, everyone else one of their agents."""
         if self.is_admin(telegram_user_id):
-            return Role.ADMIN
-        if await self.own_agents(telegram_user_id):
-            return Role.USER
-        return Role.STRANGER
+            return Caller(Role.ADMIN)
+        agents = await self._store.agents.for_telegram_user(telegram_user_id)
+        if agents:
+            return Caller(Role.USER, tuple(agents))
+        return Caller(Role.STRANGER)

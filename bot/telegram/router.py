@@ -2,7 +2,8 @@
 
 Order matters and is fixed here: a `/secret` that carries a value, or a `/tenant` that may
 carry one, is deleted first, whoever sent it (the admin's reply says whether that worked);
-then the role is read from the store; admins reach the admin commands (and their pending
+then the sender's role and own agents are read from the store, once per update, and the end
+user's handlers act on exactly those agents; admins reach the admin commands (and their pending
 guided question), linked end users reach `/pair`, `/status`, `/help` and the bare-code flow,
 and anyone else gets one polite line. `/start <invite>` is open to everyone, since it is
 how an end user becomes one. Texts in groups are ignored unless they answer a guided question.
@@ -17,7 +18,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.telegram.admin_handlers import AdminCommands
-from bot.telegram.auth import ADMIN_ONLY_LINE, STRANGER_LINE, Role
+from bot.telegram.auth import ADMIN_ONLY_LINE, STRANGER_LINE, Caller, Role
 from bot.telegram.call import Call
 from bot.telegram.commands import ADMIN_BY_NAME, USER_BY_NAME
 from bot.telegram.deps import BotDeps
@@ -40,7 +41,7 @@ class Router:
         self._admin = admin
         self._users = users
 
-    async def _call(self, update: Update) -> tuple[Call, str] | None:
+    async def _call(self, update: Update) -> tuple[Call, Caller, str] | None:
         message = update.effective_message
         user = update.effective_user
         chat = update.effective_chat
@@ -51,9 +52,9 @@ class Router:
         self._deps.people.remember(user)
         if chat.type == "private":
             self._deps.messenger.heard_from(chat.id)
-        role = await self._deps.auth.role(user.id)
-        call = Call.of(update, role)
-        return (call, message.text) if call is not None else None
+        caller = await self._deps.auth.identify(user.id)
+        call = Call.of(update, caller.role)
+        return (call, caller, message.text) if call is not None else None
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -73,7 +74,7 @@ class Router:
         found = await self._call(update)
         if found is None:
             return
-        call, _ = found
+        call, caller, _ = found
         # A new command ends any question still waiting for an answer.
         pending = self._deps.flows.current(call.chat_id, call.user_id)
         if pending is not None:
@@ -96,7 +97,7 @@ class Router:
             if name == "start":
                 await self._users.help(call)
             elif name in USER_BY_NAME:
-                await self._users.handle(call, name, rest)
+                await self._users.handle(call, caller.agents, name, rest)
             elif name in ADMIN_BY_NAME:
                 await self._deps.messenger.send(call.chat_id, ADMIN_ONLY_LINE)
             else:
@@ -108,7 +109,7 @@ class Router:
         found = await self._call(update)
         if found is None:
             return
-        call, text = found
+        call, caller, text = found
         if call.role is Role.ADMIN:
             flow = self._deps.flows.current(call.chat_id, call.user_id)
             if flow is not None:
@@ -117,7 +118,7 @@ class Router:
         if not call.private:
             return
         if call.role is Role.USER:
-            await self._users.text(call, text)
+            await self._users.text(call, caller.agents, text)
         elif call.role is Role.ADMIN:
             await self._deps.messenger.send(
                 call.chat_id,

@@ -1,15 +1,18 @@
 """End users: link with an invite, send the pairing code their agent gave them, see its status.
 
-An end user only ever acts on the agent(s) linked to their own Telegram id: a code for anyone
-else's agent is refused before it reaches the service, and the service checks again. A code is
-accepted as `/pair CODE`, as a bare message, or inside OpenClaw's whole pairing message
-forwarded here. Attempts are rate-limited per user. The card for the ops chat is queued by the
-service with the request itself; this module only wakes the alert worker.
+An end user only ever acts on the agent(s) linked to their own Telegram id, as the router read
+them for this update: a code for anyone else's agent is refused before it reaches the service,
+and the service checks again. A code is accepted as `/pair CODE`, as a bare message, or inside
+OpenClaw's whole pairing message forwarded here. Attempts are rate-limited per user. The card
+for the ops chat is queued by the service with the request itself; this module only wakes the
+alert worker. `/status` shows what the fleet monitor last recorded in the store and how long
+ago that changed; it never asks Fly, so end users cannot turn their taps into Fly API calls.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Sequence
+from datetime import datetime
 
 from bot.fleet.errors import FleetError
 from bot.fleet.openclaw import find_pairing_code
@@ -22,14 +25,55 @@ from bot.telegram.deps import BotDeps
 from bot.telegram.errors import explain
 from bot.telegram.parsing import ParseError, words
 from storage.errors import InviteRedeemError
-from storage.models import Agent, AlertSeverity, PairingState
-
-log = logging.getLogger("bot.telegram.user")
+from storage.models import Agent, AgentStatus, AlertSeverity, PairingRequest, PairingState
 
 NO_CODE_LINE = (
     "Send me the pairing code your agent gave you: 8 characters, like <code>F864XLAV</code>. "
     "You can also forward its whole message here."
 )
+NOT_YOURS_LINE = "You can only see and pair your own agent."
+# What each recorded status means to the person using the agent (never the last error's text,
+# which names machines and Fly internals).
+STATUS_WORDS = {
+    AgentStatus.PROVISIONING: "being set up",
+    AgentStatus.RUNNING: "running",
+    AgentStatus.STOPPED: "stopped by an operator",
+    AgentStatus.RECREATING: "being rebuilt",
+    AgentStatus.DEPROVISIONING: "being removed",
+    AgentStatus.ERROR: "having a problem; the operators have been alerted",
+    AgentStatus.DELETED: "removed",
+}
+CHECKED_LINE = "<i>As of the bot's latest regular check of your agent.</i>"
+
+
+def age_words(since: datetime, now: datetime) -> str:
+    """How long ago, in the largest whole unit that fits: "5 min ago", "3 h ago"."""
+    seconds = (now - since).total_seconds()
+    if seconds < 60:
+        return "less than a minute ago"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h ago"
+    return f"{hours // 24} days ago"
+
+
+def recorded_status(agent: Agent, latest: PairingRequest | None, now: datetime) -> str:
+    """The end user's view of one agent: its recorded status, how old that is, its pairing."""
+    # The row changes with every status change the monitor records (and with any other edit),
+    # so the status has been what it says at least since then.
+    since = agent.updated_at
+    lines = [
+        f"<b>Your agent</b> {render.esc(render.agent_label(agent))}",
+        f"Status: {STATUS_WORDS[agent.status]} — unchanged since {render.when(since)} "
+        f"({age_words(since, now)})",
+    ]
+    if latest is not None:
+        lines.append(f"Pairing: {render.esc(render.user_pairing_words(latest))}")
+    lines.append(CHECKED_LINE)
+    return "\n".join(lines)
 
 
 class UserCommands:
@@ -72,11 +116,12 @@ class UserCommands:
 
     # --- commands -----------------------------------------------------------------------------
 
-    async def handle(self, call: Call, name: str, rest: str) -> None:
+    async def handle(self, call: Call, agents: Sequence[Agent], name: str, rest: str) -> None:
+        """`agents`: the caller's own agents, as authorization read them for this update."""
         if name == "pair":
-            await self.pair(call, rest)
+            await self.pair(call, agents, rest)
         elif name == "status":
-            await self.status(call, rest)
+            await self.status(call, agents, rest)
         else:
             await self.help(call)
 
@@ -85,35 +130,31 @@ class UserCommands:
             call, render.help_text("What I can do for you", USER_COMMANDS, render.USER_HELP_FOOTER)
         )
 
-    async def status(self, call: Call, rest: str) -> None:
-        agents = await self._own_agents(call, rest)
-        if agents is None:
+    async def status(self, call: Call, agents: Sequence[Agent], rest: str) -> None:
+        chosen = await self._own_agents(call, agents, rest)
+        if chosen is None:
             return
-        for agent in agents:
+        now = self._deps.store.clock()
+        for agent in chosen:
             requests = await self._deps.store.pairing.for_agent(agent.id)
             latest = requests[-1] if requests else None
-            machine_state = None
-            try:
-                view = await self._deps.service.get_agent_machine(agent.id)
-                machine_state = view.machine.state if view.machine is not None else None
-            except FleetError as error:
-                log.info("live state of %s unavailable: %s", agent.id, error)
-            await self._reply(call, render.user_agent_status(agent, machine_state, latest))
+            await self._reply(call, recorded_status(agent, latest, now))
 
-    async def _own_agents(self, call: Call, rest: str) -> list[Agent] | None:
-        """The caller's agents; refuses (and returns None) a reference to anyone else's."""
-        agents = await self._deps.auth.own_agents(call.user_id)
+    async def _own_agents(
+        self, call: Call, agents: Sequence[Agent], rest: str
+    ) -> list[Agent] | None:
+        """The caller's agents `rest` names (all if none); refuses anyone else's (then None)."""
         given = rest.split()
         if not given:
-            return agents
+            return list(agents)
         wanted = given[0]
         chosen = [a for a in agents if wanted in (a.id, render.agent_label(a))]
         if not chosen:
-            await self._reply(call, "You can only see and pair your own agent.")
+            await self._reply(call, NOT_YOURS_LINE)
             return None
         return chosen
 
-    async def pair(self, call: Call, rest: str) -> None:
+    async def pair(self, call: Call, agents: Sequence[Agent], rest: str) -> None:
         try:
             parts = words(rest)
         except ParseError as error:
@@ -125,21 +166,20 @@ class UserCommands:
         if len(parts) > 2:
             await self._reply(call, "Send just /pair CODE.")
             return
-        agents = await self._own_agents(call, parts[0] if len(parts) == 2 else "")
-        if agents is None:
+        chosen = await self._own_agents(call, agents, parts[0] if len(parts) == 2 else "")
+        if chosen is None:
             return
-        await self.submit(call, agents, parts[-1])
+        await self.submit(call, chosen, parts[-1])
 
-    async def text(self, call: Call, text: str) -> None:
+    async def text(self, call: Call, agents: Sequence[Agent], text: str) -> None:
         """A plain message (or a forwarded one): look for a pairing code in it."""
         code = find_pairing_code(text)
         if code is None:
             await self._reply(call, NO_CODE_LINE)
             return
-        agents = await self._deps.auth.own_agents(call.user_id)
         await self.submit(call, agents, code)
 
-    async def submit(self, call: Call, agents: list[Agent], raw_code: str) -> None:
+    async def submit(self, call: Call, agents: Sequence[Agent], raw_code: str) -> None:
         deps = self._deps
         if not deps.pairing_limit.try_take(call.user_id):
             minutes = max(1, round(deps.pairing_limit.wait_s(call.user_id) / 60))
