@@ -177,16 +177,24 @@ class AgentRepository:
         if "allowed_skills" in values and values["allowed_skills"] is None:
             raise ValueError("allowed_skills cannot be cleared; pass an empty tuple")
         async with self._db.transaction(tx) as transaction:
-            current = await self._require(transaction, agent_id)
-            if current.status is AgentStatus.DELETED:
-                raise StateTransitionError(f"agent {agent_id} is deleted", current)
             if not values:
+                current = await self._require(transaction, agent_id)
+                if current.status is AgentStatus.DELETED:
+                    raise StateTransitionError(f"agent {agent_id} is deleted", current)
                 return current
             assignments = ", ".join(f"{column} = ?" for column in values)
             try:
-                await transaction.execute(
-                    f"UPDATE agents SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608 - column names from _CHANGEABLE_COLUMNS
-                    (*values.values(), to_db_time(self._clock()), agent_id),
+                # One statement checks, writes and reads back: every await inside the write
+                # transaction holds the store's only writer (see `_status_change`).
+                row = await transaction.fetch_one(
+                    f"UPDATE agents SET {assignments}, updated_at = ? "  # noqa: S608 - column names from _CHANGEABLE_COLUMNS
+                    "WHERE id = ? AND status != ? RETURNING *",
+                    (
+                        *values.values(),
+                        to_db_time(self._clock()),
+                        agent_id,
+                        AgentStatus.DELETED.value,
+                    ),
                 )
             except sqlite3.IntegrityError as error:
                 raise ConflictError(
@@ -194,6 +202,9 @@ class AgentRepository:
                     if "machine_id" in values
                     else f"cannot update agent {agent_id}: {error}"
                 ) from error
+            if row is None:
+                current = await self._require(transaction, agent_id)
+                raise StateTransitionError(f"agent {agent_id} is deleted", current)
             await self._audit.record(
                 actor=actor,
                 action="agent.update",
@@ -202,7 +213,7 @@ class AgentRepository:
                 detail={"fields": sorted(values)},
                 tx=transaction,
             )
-            return await self._require(transaction, agent_id)
+            return _agent(row)
 
     async def set_status(
         self,
@@ -220,24 +231,72 @@ class AgentRepository:
         (compare-and-set); otherwise `StateTransitionError` carries the agent as it is.
         """
         now = to_db_time(self._clock())
+        wanted = None if expected is None else sorted({state.value for state in expected})
         async with self._db.transaction(tx) as transaction:
+            recorded_at = to_db_time(self._clock())
+            changed = await self._status_change(
+                transaction, agent_id, status, now, recorded_at, wanted, actor, reason
+            )
+            if changed is not None:
+                return changed
+            # Nothing changed: say why, from the row as it is (the write lock is still held).
             current = await self._require(transaction, agent_id)
             if current.status is AgentStatus.DELETED:
                 raise StateTransitionError(f"agent {agent_id} is deleted", current)
             if expected is not None and current.status not in expected:
                 raise StateTransitionError(
-                    f"agent {agent_id} is {current.status.value}, expected one of "
-                    f"{sorted(status.value for status in expected)}",
+                    f"agent {agent_id} is {current.status.value}, expected one of {wanted}",
                     current,
                 )
-            if current.status is status:
-                return current
-            await transaction.execute(
-                "UPDATE agents SET status = ?, deleted_at = ?, updated_at = ? WHERE id = ?",
-                (status.value, now if status is AgentStatus.DELETED else None, now, agent_id),
-            )
-            await self._append_history(transaction, agent_id, current.status, status, actor, reason)
-            return await self._require(transaction, agent_id)
+            return current
+
+    async def _status_change(
+        self,
+        transaction: Transaction,
+        agent_id: str,
+        status: AgentStatus,
+        now: str,
+        recorded_at: str,
+        wanted: Sequence[str] | None,
+        actor: str,
+        reason: str | None,
+    ) -> Agent | None:
+        """The changed agent, or None if the row is missing, deleted, already in `status` or
+        not in `wanted`.
+
+        Two statements instead of read, update, history, read again: the store has one writer,
+        and under load (a bulk stop of hundreds of agents) every await inside the transaction
+        waits its turn on a busy event loop while the lock is held. The history row comes first
+        because only then is the old status still in the row to copy.
+        """
+        guard = "" if wanted is None else f" AND status IN ({', '.join('?' * len(wanted))})"
+        history = f"""
+            INSERT INTO agent_status_history (agent_id, from_status, to_status, actor, reason, at)
+            SELECT id, status, ?, ?, ?, ? FROM agents
+            WHERE id = ? AND status != ? AND status != ?{guard}
+            """  # noqa: S608 - only placeholders are inserted
+        appended = await transaction.execute(
+            history,
+            (
+                status.value,
+                actor,
+                reason,
+                recorded_at,
+                agent_id,
+                AgentStatus.DELETED.value,
+                status.value,
+                *(wanted or ()),
+            ),
+        )
+        if appended == 0:
+            return None
+        row = await transaction.fetch_one(
+            "UPDATE agents SET status = ?, deleted_at = ?, updated_at = ? WHERE id = ? RETURNING *",
+            (status.value, now if status is AgentStatus.DELETED else None, now, agent_id),
+        )
+        if row is None:
+            raise NotFoundError(f"no agent {agent_id}")
+        return _agent(row)
 
     async def mark_deleted(
         self,

@@ -1,16 +1,17 @@
 """Scenario 2 — bulk stop, then wake, of N machines under Fly's rate limits.
 
-Ours: `FleetService.stop_agent_machine` for every agent, then `start_agent_machine` for every
-agent (the wake waits for a healthy gateway), `BULK_CONCURRENCY` machines in flight at a time,
-with the Fly client's production limiter and retry policy, against the emulator enforcing
-Fly's limits (1 request/s per action per machine, burst 3; get-machine 5/s, burst 10). The bot
-has no bulk command; a bulk operation must bound how many machines it works on at once (with
-all 1,000 at once the store's write queue exceeds its 10 s timeout: see RESULTS.md).
+Ours: the product's bulk path, `FleetService.bulk_lifecycle` — stop every agent, then wake
+every agent (each wake waits for a healthy gateway), at most the fleet's `bulk_concurrency`
+agents in flight (or `BULK_CONCURRENCY` when set), with the Fly client's production limiter
+and retry policy, against the emulator enforcing Fly's limits (1 request/s per action per
+machine, burst 3; get-machine 5/s, burst 10). The concurrency must stay bounded: with all
+1,000 at once the store's write queue exceeds its 10 s timeout (see RESULTS.md).
 
-The bound: the least time the platform and the limits allow at that concurrency. Every
-machine must go through the emulator's stop, start and check grace times; and for each
-machine and action, the calls our flow made need at least (calls − burst) / rate seconds.
-With C machines in flight, each phase takes at least ceil(N / C) times its per-machine floor.
+The bound: the least time the platform and the limits allow at the concurrency the bulk path
+actually used (it reports it). Every machine must go through the emulator's stop, start and
+check grace times; and for each machine and action, the calls our flow made need at least
+(calls − burst) / rate seconds. With C machines in flight, each phase takes at least
+ceil(N / C) times its per-machine floor.
 Baseline, same run: a naive bulk client (no limiter, no retry, every machine at once, polling
 the machine every 50 ms for the state it waits for) — the 429s per machine Fly sends it. It
 runs on `NAIVE_MACHINES` of the machines: one emulator process answers a few hundred requests
@@ -25,7 +26,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench import fleet_seed
@@ -33,13 +34,13 @@ from bench.fleet_stack import fleet_service, open_store
 from bench.report import Row
 from bench.sizes import Size
 from bench.world import FLY_APP, FLY_TOKEN, open_world
-from bot.fleet.errors import FleetError
+from bot.fleet.bulk import BulkAction, BulkReport
 from emulators.fly import FlyTimings
 from flyclient import FlyClient, FlyError, RateLimits, RetryPolicy
-from storage import Agent, StorageError
 
 NAME = "2 bulk stop+wake"
-BULK_CONCURRENCY = 100
+# None: the product's default (`FleetDefaults.bulk_concurrency`); a number overrides it.
+BULK_CONCURRENCY: int | None = None
 MAX_BOUND_RATIO = 1.3
 NAIVE_POLL_S = 0.05
 NAIVE_MACHINES = 20
@@ -81,22 +82,8 @@ def count_429(records: Sequence[dict[str, object]]) -> int:
     return sum(1 for record in records if record["status"] == 429)
 
 
-async def gather_failures(
-    agents: Sequence[Agent], operation: Callable[[Agent], Awaitable[object]]
-) -> list[str]:
-    """Run `operation` on every agent, `BULK_CONCURRENCY` at a time; the error of each failure."""
-    gate = asyncio.Semaphore(BULK_CONCURRENCY)
-
-    async def one(agent: Agent) -> str | None:
-        try:
-            async with gate:
-                await operation(agent)
-        except (FleetError, FlyError, StorageError) as error:
-            return f"{agent.id}: {type(error).__name__}: {error}"
-        return None
-
-    results = await asyncio.gather(*(one(agent) for agent in agents))
-    return [result for result in results if result is not None]
+def failures_of(report: BulkReport) -> list[str]:
+    return [f"{outcome.agent_ref}: {outcome.error}" for outcome in report.failed]
 
 
 async def naive_bulk(fly: FlyClient, machine_ids: Sequence[str]) -> tuple[float, int]:
@@ -132,13 +119,14 @@ async def run(size: Size, workdir: Path) -> list[Row]:
         async with fleet_service(world, store) as service:
             seq = await world.fly_last_seq()
             fly_cpu_before = world.fly_cpu_s()
+            agent_ids = [agent.id for agent in agents]
             started = time.perf_counter()
-            stop_failures = await gather_failures(
-                agents, lambda agent: service.stop_agent_machine(agent.id, actor="admin:11")
+            stopped = await service.bulk_lifecycle(
+                BulkAction.STOP, agent_ids, actor="admin:11", concurrency=BULK_CONCURRENCY
             )
             stopped_at = time.perf_counter()
-            wake_failures = await gather_failures(
-                agents, lambda agent: service.start_agent_machine(agent.id, actor="admin:11")
+            woken = await service.bulk_lifecycle(
+                BulkAction.WAKE, agent_ids, actor="admin:11", concurrency=BULK_CONCURRENCY
             )
             ours_s = time.perf_counter() - started
             stop_s = stopped_at - started
@@ -165,20 +153,23 @@ async def run(size: Size, workdir: Path) -> list[Row]:
         naive_records = await world.fly_requests(seq)
 
     floor_s, per_action = rate_floor_s(ours_records)
-    waves = math.ceil(size.bulk_machines / BULK_CONCURRENCY)
+    concurrency = stopped.concurrency
+    assert woken.concurrency == concurrency
+    waves = math.ceil(size.bulk_machines / concurrency)
     stop_floor_s = timings.stop
     wake_floor_s = timings.start + max(timings.gateway_boot, grace_s * timings.time_scale)
     bound_s = waves * max(floor_s, stop_floor_s + wake_floor_s)
     ours_429 = count_429(ours_records)
     naive_429 = count_429(naive_records)
     naive_machines = min(NAIVE_MACHINES, size.bulk_machines)
-    failures = stop_failures + wake_failures
+    failures = failures_of(stopped) + failures_of(woken)
+    peak = max(stopped.peak_in_flight, woken.peak_in_flight)
     machines = size.bulk_machines
     calls = ", ".join(f"{action} {count}" for action, count in sorted(per_action.items()))
     notes = (
-        f"{machines} machines, {BULK_CONCURRENCY} in flight at a time; stop took {stop_s:.2f} s, "
-        f"wake {ours_s - stop_s:.2f} s; {len(failures)} operations failed"
-        + (f" (first: {failures[0]})" if failures else ""),
+        f"{machines} machines through FleetService.bulk_lifecycle, at most {concurrency} in "
+        f"flight (peak {peak}); stop took {stop_s:.2f} s, wake {ours_s - stop_s:.2f} s; "
+        f"{len(failures)} operations failed" + (f" (first: {failures[0]})" if failures else ""),
         f"bound = {waves} waves × max(platform {stop_floor_s + wake_floor_s:.2f} s = stop "
         f"{timings.stop} + start {timings.start} + check grace {grace_s} s × "
         f"{timings.time_scale}; rate floor {floor_s:.2f} s from our calls per machine and "
@@ -208,7 +199,7 @@ async def run(size: Size, workdir: Path) -> list[Row]:
             naive_429 / naive_machines,
             "naive unlimited client",
             "0 unhandled 429s",
-            not any("RateLimited" in failure for failure in failures),
+            not any("rate limit" in failure.lower() for failure in failures),
             notes,
         ),
     ]

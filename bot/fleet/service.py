@@ -5,8 +5,9 @@ it knows nothing of Telegram. Each seed function has a method of the same meanin
 (`provision_agent_machine`, `stop_agent_machine`, …, and the `…_with_stored_secrets`
 variants, which read the credentials from the vault instead of taking them in the call),
 plus `restart_agent_machine`, `set_model` and `verify_model`, which the seed's operational
-notes call for. Every mutating call records an audit entry; problems worth a human's time
-are queued for the ops chat.
+notes call for, and `bulk_lifecycle` (stop, wake or restart many agents, a bounded number at
+a time: `bot.fleet.bulk`). Every mutating call records an audit entry; problems worth a
+human's time are queued for the ops chat.
 
 `actor` names who asked: `admin:<telegram id>`, `user:<telegram id>` or `system`.
 """
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from pydantic import SecretStr
 
 from bot.fleet import machine_spec, openclaw, owners, validation
+from bot.fleet.bulk import AgentOperation, BulkAction, BulkReport, run_bulk
 from bot.fleet.context import FleetContext, agent_key
 from bot.fleet.defaults import FleetDefaults
 from bot.fleet.errors import (
@@ -96,6 +98,14 @@ class AgentView:
     owner_policy: str
     # Effective non-secret values by setting name (secrets are never carried here).
     config_values: Mapping[str, str]
+
+
+# A bulk action never touches an agent another operation owns (provisioning, recreating, …).
+_BULK_TARGET_STATUSES: Mapping[BulkAction, frozenset[AgentStatus]] = {
+    BulkAction.STOP: frozenset({AgentStatus.RUNNING, AgentStatus.ERROR}),
+    BulkAction.WAKE: frozenset({AgentStatus.STOPPED, AgentStatus.ERROR}),
+    BulkAction.RESTART: frozenset({AgentStatus.RUNNING, AgentStatus.ERROR}),
+}
 
 
 def _plain(value: str | SecretStr) -> str:
@@ -470,6 +480,61 @@ class FleetService:
             actor, "agent.restart", agent.id, AuditOutcome.OK, {"machine_id": machine_id}
         )
         return agent, recovery
+
+    # --- many agents at once -----------------------------------------------------------------
+
+    async def bulk_targets(self, action: BulkAction, tenant_id: str | None = None) -> list[Agent]:
+        """The live agents `action` applies to (optionally of one tenant), oldest first.
+
+        Agents being provisioned, recreated or deprovisioned are never included: another
+        operation owns their machine.
+        """
+        statuses = _BULK_TARGET_STATUSES[action]
+        return [
+            agent
+            for agent in await self.list_agent_machines_by_tenant(tenant_id)
+            if agent.machine_id is not None and agent.status in statuses
+        ]
+
+    async def bulk_lifecycle(
+        self,
+        action: BulkAction,
+        agent_refs: Sequence[str],
+        *,
+        actor: str,
+        concurrency: int | None = None,
+        progress: Progress | None = None,
+    ) -> BulkReport:
+        """`action` on every agent, at most `concurrency` (default: the fleet's) at a time.
+
+        Each agent goes through the single-agent method (`stop_agent_machine`,
+        `start_agent_machine`, `restart_agent_machine`) with its audit and alerts; a failure is
+        that agent's outcome in the report, never an exception. One audit entry records the
+        whole run.
+        """
+        operations: dict[BulkAction, AgentOperation] = {
+            BulkAction.STOP: lambda ref: self.stop_agent_machine(ref, actor=actor),
+            BulkAction.WAKE: lambda ref: self.start_agent_machine(ref, actor=actor),
+            BulkAction.RESTART: lambda ref: self.restart_agent_machine(ref, actor=actor),
+        }
+        limit = concurrency if concurrency is not None else self.defaults.bulk_concurrency
+        if limit < 1:
+            raise InvalidRequest([f"concurrency must be at least 1, not {limit}"])
+        report = await run_bulk(
+            action, agent_refs, operations[action], concurrency=limit, progress=progress
+        )
+        await self.ctx.audit(
+            actor,
+            f"bulk.{action.value}",
+            None,
+            AuditOutcome.FAILED if report.failed else AuditOutcome.OK,
+            {
+                "agents": len(report.outcomes),
+                "failed": [outcome.agent_ref for outcome in report.failed],
+                "concurrency": limit,
+            },
+        )
+        return report
 
     # --- deprovision --------------------------------------------------------------------------
 

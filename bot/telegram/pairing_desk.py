@@ -69,18 +69,14 @@ class PairingDesk:
     async def approve(
         self, *, chat_id: int, message_id: int, admin_id: int, request_id: str
     ) -> None:
-        """Run the request exactly once (the caller holds it) and show the outcome on the card."""
+        """Run the request exactly once (the caller holds it), then show the outcome on the card."""
         deps = self._deps
         admin_name = deps.people.name(admin_id)
         try:
-            request = await deps.store.pairing.get(request_id)
-            await deps.messenger.edit(
-                chat_id,
-                message_id,
-                await cards.pairing_card(
-                    deps.store, deps.people, request, render.decision_pending(admin_name, True)
-                ),
-            )
+            # Execute first, then edit the card once with the outcome. The presser already got
+            # "Approving…" as the callback answer and a second press is told who is on it
+            # (`take_request`); an "Approving — Ann" edit first would make the run wait in
+            # Telegram's queue (20 messages a minute in a group ops chat, edits included).
             try:
                 result = await deps.service.approve_pairing_request(
                     request_id, actor=f"admin:{admin_id}"

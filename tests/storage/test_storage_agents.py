@@ -11,6 +11,7 @@ import pytest
 from storage.errors import (
     AgentAlreadyExistsError,
     ConflictError,
+    NotFoundError,
     StateTransitionError,
     UnsafeRecordError,
 )
@@ -112,6 +113,79 @@ async def test_a_status_change_with_an_expected_status_is_a_compare_and_set(
     assert sum(not isinstance(item, BaseException) for item in results) == 1
     assert sum(isinstance(item, StateTransitionError) for item in results) == 4
     assert len(await store.agents.status_history(agent.id)) == 2
+
+
+async def test_a_status_change_to_the_current_status_writes_nothing(store: Store) -> None:
+    agent = await store.agents.create(tenant_id="acme", user_id="u1", actor="admin:1")
+    running = await store.agents.set_status(agent.id, AgentStatus.RUNNING, actor="fleet")
+    again = await store.agents.set_status(
+        agent.id, AgentStatus.RUNNING, actor="fleet", expected={AgentStatus.RUNNING}
+    )
+    assert again == running
+    assert len(await store.agents.status_history(agent.id)) == 2
+    audited = await store.audit.entries(target=agent.id)
+    assert [entry.action for entry in audited] == ["agent.create"]
+
+
+async def test_a_refused_status_change_names_the_current_status_and_changes_nothing(
+    store: Store,
+) -> None:
+    agent = await store.agents.create(tenant_id="acme", user_id="u1", actor="admin:1")
+    with pytest.raises(
+        StateTransitionError, match=r"is provisioning, expected one of \['stopped'\]"
+    ):
+        await store.agents.set_status(
+            agent.id, AgentStatus.RUNNING, actor="fleet", expected={AgentStatus.STOPPED}
+        )
+    with pytest.raises(StateTransitionError) as refused:
+        await store.agents.set_status(agent.id, AgentStatus.RUNNING, actor="fleet", expected=())
+    assert refused.value.current == agent
+    assert await store.agents.get(agent.id) == agent
+    assert len(await store.agents.status_history(agent.id)) == 1
+
+
+async def test_changing_a_missing_agent_is_not_found_and_a_deleted_one_is_refused(
+    store: Store,
+) -> None:
+    with pytest.raises(NotFoundError, match="ag_missing"):
+        await store.agents.set_status("ag_missing", AgentStatus.RUNNING, actor="fleet")
+    with pytest.raises(NotFoundError, match="ag_missing"):
+        await store.agents.update("ag_missing", AgentChanges(model="m"), actor="fleet")
+    with pytest.raises(NotFoundError, match="ag_missing"):
+        await store.agents.update("ag_missing", AgentChanges(), actor="fleet")
+    agent = await store.agents.create(tenant_id="acme", user_id="u1", actor="admin:1")
+    deleted = await store.agents.mark_deleted(agent.id, actor="admin:1")
+    with pytest.raises(StateTransitionError, match="deleted") as refused:
+        await store.agents.update(agent.id, AgentChanges(model="m"), actor="admin:1")
+    assert refused.value.current == deleted
+    with pytest.raises(StateTransitionError, match="deleted"):
+        await store.agents.set_status(agent.id, AgentStatus.DELETED, actor="admin:1")
+    assert await store.agents.get(agent.id) == deleted
+    assert [h.to_status for h in await store.agents.status_history(agent.id)] == [
+        AgentStatus.PROVISIONING,
+        AgentStatus.DELETED,
+    ]
+
+
+async def test_a_status_change_inside_a_rolled_back_transaction_leaves_no_history(
+    store: Store,
+) -> None:
+    agent = await store.agents.create(tenant_id="acme", user_id="u1", actor="admin:1")
+    seen: list[AgentStatus] = []
+
+    async def change_then_abandon() -> None:
+        async with store.db.transaction() as tx:
+            changed = await store.agents.set_status(
+                agent.id, AgentStatus.RUNNING, actor="fleet", tx=tx
+            )
+            seen.append(changed.status)
+            raise RuntimeError("abandoned")
+
+    with pytest.raises(RuntimeError, match="abandoned"):
+        await change_then_abandon()
+    assert seen == [AgentStatus.RUNNING]
+    assert (await store.agents.get(agent.id)).status is AgentStatus.PROVISIONING
+    assert len(await store.agents.status_history(agent.id)) == 1
 
 
 async def test_a_machine_belongs_to_at_most_one_live_agent(store: Store) -> None:

@@ -75,6 +75,33 @@ async def test_admin_provisions_user_links_and_pairs_after_one_approval(bot: Bot
     assert (await bot.store.pairing.get(request.id)).state is PairingState.SUCCEEDED
 
 
+async def test_an_approval_runs_before_its_card_is_edited_once_with_the_outcome(
+    bot: BotHarness,
+) -> None:
+    agent_id, machine_id = await _linked_agent(bot)
+    request_id, _, _ = await _submitted(bot, agent_id, machine_id)
+    card = await bot.card_for(request_id)
+
+    def card_edits() -> list[str]:
+        return [
+            r["params"]["text"]
+            for r in bot.requests("editMessageText")
+            if int(r["params"].get("message_id", 0)) == card["message_id"]
+        ]
+
+    assert card_edits() == []
+    await bot.press(ADMIN, card["message_id"], f"pa:{request_id}", chat_id=OPS_CHAT)
+
+    await bot.shows(OPS_CHAT, card["message_id"], "succeeded")
+    await until(lambda: len(bot.callback_answers()) == 1, what="the press to be answered")
+    assert "Approving" in bot.callback_answers()[0]["text"]
+    # One edit, and it already carries the outcome: nothing was shown (or waited for) before
+    # `pairing approve` ran.
+    edits = card_edits()
+    assert len(edits) == 1 and "succeeded" in edits[0] and "Ann" in edits[0]
+    assert len(await bot.execs("pairing approve")) == 1
+
+
 async def test_a_forwarded_openclaw_pairing_message_is_read_for_its_code(bot: BotHarness) -> None:
     agent_id, machine_id = await _linked_agent(bot)
     code = await bot.pairing_code(machine_id, END_USER["id"])
