@@ -72,30 +72,32 @@ class PairingDesk:
         """Run the request exactly once (the caller holds it), then show the outcome on the card."""
         deps = self._deps
         admin_name = deps.people.name(admin_id)
+        # Execute first, then edit the card once with the outcome. The presser already got
+        # "Approving…" as the callback answer and a second press is told who is on it
+        # (`take_request`); an "Approving — Ann" edit first would make the run wait in
+        # Telegram's queue (20 messages a minute in a group ops chat, edits included).
         try:
-            # Execute first, then edit the card once with the outcome. The presser already got
-            # "Approving…" as the callback answer and a second press is told who is on it
-            # (`take_request`); an "Approving — Ann" edit first would make the run wait in
-            # Telegram's queue (20 messages a minute in a group ops chat, edits included).
-            try:
-                result = await deps.service.approve_pairing_request(
-                    request_id, actor=f"admin:{admin_id}"
-                )
-            except EXPECTED_ERRORS as error:
-                current = await deps.store.pairing.get(request_id)
-                await deps.messenger.edit(
-                    chat_id,
-                    message_id,
-                    await cards.pairing_card(
-                        deps.store, deps.people, current, render.failed(explain(error))
-                    ),
-                    cards.keyboard_for_state(current),
-                )
-                return
-            await self.show_outcome(chat_id, message_id, result, admin_name)
-            await self.tell_user(result)
+            result = await deps.service.approve_pairing_request(
+                request_id, actor=f"admin:{admin_id}"
+            )
+        except EXPECTED_ERRORS as error:
+            current = await deps.store.pairing.get(request_id)
+            await deps.messenger.edit(
+                chat_id,
+                message_id,
+                await cards.pairing_card(
+                    deps.store, deps.people, current, render.failed(explain(error))
+                ),
+                cards.keyboard_for_state(current),
+            )
+            return
         finally:
+            # The ledger holds the outcome now (running twice is its business, not this
+            # hold's): from here a press on another copy of the card is shown that outcome,
+            # not "being handled", while this one is still telling the card and the user.
             self._deciding.pop(request_id, None)
+        await self.show_outcome(chat_id, message_id, result, admin_name)
+        await self.tell_user(result)
 
     async def show_outcome(
         self, chat_id: int, message_id: int, result: PairingResult, admin_name: str
