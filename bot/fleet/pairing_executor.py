@@ -16,6 +16,7 @@ longer pending was almost certainly applied; otherwise exactly one retry is allo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,6 +94,10 @@ class PairingExecutor:
     def __init__(self, ctx: FleetContext, executor_id: str | None = None) -> None:
         self.ctx = ctx
         self.executor_id = executor_id or new_executor_id()
+        # Attempts running in this process, by request: a concurrent approval of the same
+        # request waits for that one instead of checking the gateway itself (the ledger
+        # would refuse its claim anyway, after Fly calls the rate limiter must pay for).
+        self._attempts: dict[str, asyncio.Future[PairingResult]] = {}
 
     async def recover_after_restart(self) -> list[PairingRequest]:
         """At start-up: requests left running by a previous process become stuck (+ alert)."""
@@ -137,6 +142,33 @@ class PairingExecutor:
     # --- execution ------------------------------------------------------------------------
 
     async def execute(self, request_id: str, *, actor: str) -> PairingResult:
+        running = self._attempts.get(request_id)
+        if running is not None:
+            await asyncio.wait({running})
+            if not running.cancelled() and running.exception() is None:
+                request = running.result().request
+                return PairingResult(PairingOutcome.ALREADY_HANDLED, request, _state_words(request))
+            # That attempt ended without an outcome: try for ourselves (the ledger still
+            # lets only one claim win).
+        attempt: asyncio.Future[PairingResult] = asyncio.get_running_loop().create_future()
+        self._attempts.setdefault(request_id, attempt)
+        try:
+            result = await self._execute(request_id, actor=actor)
+        except asyncio.CancelledError:
+            attempt.cancel()
+            raise
+        except Exception as error:
+            attempt.set_exception(error)
+            attempt.exception()  # retrieved: the caller sees it, not the loop's handler
+            raise
+        else:
+            attempt.set_result(result)
+            return result
+        finally:
+            if self._attempts.get(request_id) is attempt:
+                del self._attempts[request_id]
+
+    async def _execute(self, request_id: str, *, actor: str) -> PairingResult:
         ctx = self.ctx
         request = await ctx.store.pairing.get(request_id)
         if request.state is not PairingState.APPROVED:

@@ -65,6 +65,7 @@ async def test_twenty_concurrent_approvals_run_one_exec(fleet: Fleet) -> None:
     submitted = await fleet.service.submit_user_pairing_code(
         agent.id, code, telegram_user_id=USER_A
     )
+    before = len((await fleet.control.get("/_emulator/requests")).json())
     results = await asyncio.gather(
         *(
             fleet.service.approve_pairing_request(submitted.request.id, actor=f"admin:{i}")
@@ -74,6 +75,12 @@ async def test_twenty_concurrent_approvals_run_one_exec(fleet: Fleet) -> None:
     outcomes = [r.outcome for r in results]
     assert outcomes.count(PairingOutcome.SUCCEEDED) == 1
     assert len(await fleet.execs("pairing approve")) == 1
+    # The other 19 waited for the one attempt instead of each checking the gateway.
+    during = (await fleet.control.get("/_emulator/requests")).json()[before:]
+    machine_reads = [
+        r for r in during if r["method"] == "GET" and r["path"].endswith(agent.machine_id)
+    ]
+    assert len(machine_reads) == 1, machine_reads
 
 
 async def test_admin_direct_approval_and_a_used_code_is_reported_not_retried(fleet: Fleet) -> None:
