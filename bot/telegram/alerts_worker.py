@@ -19,7 +19,9 @@ after a quiet spell the first alert goes at once.
 Failures: 429 → the alert waits `retry_after` and the worker pauses as long; 403 (the bot was
 removed or blocked) → recorded, the alerts marked failed (kept, never deleted), not retried;
 other errors (network, 5xx, Telegram down) → retried with exponential backoff (by the attempts
-of the alerts that failed together, which are retried together).
+of the alerts that failed together, which are retried together); "group chat was upgraded to
+a supergroup" → the ops chat follows the supergroup (`Messenger.follow_chat_move`) and the
+message is sent there at once, in the same round.
 This worker never deletes an alert and never marks one sent before Telegram accepted it.
 """
 
@@ -167,13 +169,7 @@ class AlertWorker:
                 )
                 return wait
             try:
-                await deps.messenger.bot.send_message(
-                    deps.ops_chat_id,
-                    outgoing.text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=outgoing.keyboard,
-                    link_preview_options=NO_PREVIEW,
-                )
+                await self._send_to_ops(outgoing)
             except RetryAfter as error:
                 wait = retry_after_seconds(error)
                 await self._retry_later(_alerts_of(plan[index:]), str(error), delay_s=wait)
@@ -190,11 +186,10 @@ class AlertWorker:
                 await self._retry_later(outgoing.alerts, f"refused: {error.message}")
                 continue
             except ChatMigrated as error:
-                log.critical(
-                    "the ops chat became a supergroup: set FLYAGENTS_OPS_CHAT_ID=%s",
-                    error.new_chat_id,
-                )
-                await self._retry_later(_alerts_of(plan[index:]), "ops chat migrated")
+                # The supergroup the ops chat moved to refused as well, which Telegram never
+                # does; the alerts wait rather than the worker spinning on it.
+                log.warning("the ops chat %s refused after its move: %s", deps.ops_chat_id, error)
+                await self._retry_later(_alerts_of(plan[index:]), f"ops chat moved: {error}")
                 return options.alert_backoff_max_s
             except TelegramError as error:
                 log.warning("alert delivery failed, will retry: %s", error)
@@ -208,6 +203,26 @@ class AlertWorker:
                 with contextlib.suppress(StateTransitionError):
                     await deps.store.outbox.mark_sent(alert.id)
         return 0.0
+
+    async def _send_to_ops(self, outgoing: Outgoing) -> None:
+        """Send one message to the ops chat; if its group became a supergroup, follow it there
+        and send it again, so what failed is delivered in the same round, once."""
+        messenger = self._deps.messenger
+        for attempt in range(2):
+            chat_id = messenger.ops_chat_id
+            try:
+                await messenger.bot.send_message(
+                    chat_id,
+                    outgoing.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=outgoing.keyboard,
+                    link_preview_options=NO_PREVIEW,
+                )
+                return
+            except ChatMigrated as error:
+                if attempt > 0:
+                    raise
+                await messenger.follow_chat_move(chat_id, error.new_chat_id)
 
     def _spacing_s(self) -> float:
         options = self._deps.options

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -234,6 +235,19 @@ def build_telegram(
         MessageHandler(filters.TEXT & ~filters.COMMAND & only_messages, router.on_text)
     )
     application.add_handler(CallbackQueryHandler(callbacks.on_press))
+
+    async def on_chat_moved(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # Telegram's own notice of a group becoming a supergroup; without it the bot learns
+        # of the move from the first call the old id refuses (and still follows it then).
+        message = update.effective_message
+        if message is None:
+            return
+        if message.migrate_to_chat_id:
+            await messenger.follow_chat_move(message.chat.id, message.migrate_to_chat_id)
+        elif message.migrate_from_chat_id:
+            await messenger.follow_chat_move(message.migrate_from_chat_id, message.chat.id)
+
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_chat_moved))
     application.add_error_handler(ErrorReporter(messenger, store, deps.alerts_due))
 
     async def housekeeping(context: ContextTypes.DEFAULT_TYPE) -> None:

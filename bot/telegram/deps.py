@@ -1,7 +1,8 @@
 """What every handler of the Telegram layer shares, bundled once when the application is built.
 
 Handlers receive this bundle instead of reaching into `bot_data`, so each dependency is typed
-and visible. It holds references only; it never acts by itself.
+and visible. It holds references only and never acts by itself; it only connects its parts
+that must follow the ops chat when Telegram moves it to a supergroup.
 """
 
 from __future__ import annotations
@@ -38,8 +39,20 @@ class BotDeps:
     # Set when something was queued for the ops chat, so the alert worker sends it now.
     alerts_due: asyncio.Event
 
+    def __post_init__(self) -> None:
+        # A move of the ops chat is first seen wherever Telegram answers with it (a send, an
+        # edit, a menu); the messenger follows it, then the ops menu goes to the new chat and
+        # the alert worker wakes for the alert about it (and for what waited meanwhile).
+        self.menus.on_chat_moved(self.messenger.follow_chat_move)
+        self.messenger.on_ops_chat_moved(self._ops_chat_moved)
+
+    async def _ops_chat_moved(self, old_chat_id: int, new_chat_id: int) -> None:
+        await self.menus.move_ops_chat(new_chat_id)
+        self.alerts_due.set()
+
     @property
     def ops_chat_id(self) -> int:
+        """The ops chat as it is now: it follows the group's move to a supergroup."""
         return self.messenger.ops_chat_id
 
     def prune(self) -> None:

@@ -3,16 +3,19 @@
 End users' commands are set for all private chats; each admin's private chat and the ops chat
 get the admin menu (`BotCommandScopeChat`). Telegram refuses a chat scope for a chat the bot
 has not seen yet ("chat not found"), so such a menu is set again the first time that admin
-writes. This module only sets menus; the command table lives in `commands`.
+writes. When Telegram answers that the ops group became a supergroup (often the first thing a
+restart with the old id meets), the move is reported to `on_chat_moved`'s listener (the
+messenger, which follows it) and the ops menu is set in the supergroup (`move_ops_chat`).
+This module only sets menus; the command table lives in `commands`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, ChatMigrated, Forbidden
 
 from bot.telegram.commands import ADMIN_COMMANDS, USER_COMMANDS, Command
 
@@ -38,6 +41,17 @@ class CommandMenus:
         self._admin_ids = tuple(admin_ids)
         self._ops_chat_id = ops_chat_id
         self._set: set[int] = set()
+        self._chat_moved: Callable[[int, int], Awaitable[None]] | None = None
+
+    def on_chat_moved(self, listener: Callable[[int, int], Awaitable[None]]) -> None:
+        """Who to tell (old id, new id) when Telegram answers that a group became a
+        supergroup."""
+        self._chat_moved = listener
+
+    async def move_ops_chat(self, chat_id: int) -> None:
+        """The ops group became the supergroup `chat_id`: its menu is set there."""
+        self._ops_chat_id = chat_id
+        await self._set_chat(chat_id, OPS_CHAT_MENU)
 
     async def install(self) -> None:
         """At start-up: every menu that Telegram accepts now."""
@@ -54,6 +68,10 @@ class CommandMenus:
     async def _set_chat(self, chat_id: int, menu: list[BotCommand]) -> None:
         try:
             await self._bot.set_my_commands(menu, scope=BotCommandScopeChat(chat_id))
+        except ChatMigrated as error:
+            if self._chat_moved is not None:
+                await self._chat_moved(chat_id, error.new_chat_id)
+            return
         except (BadRequest, Forbidden) as error:
             log.info("menu for chat %s not set yet: %s", chat_id, error.message)
             return

@@ -18,7 +18,8 @@ Options: ``flood_limits=FloodLimits(enabled=False)`` (or other limits),
 ``callback_answer_window=15.0`` (seconds a callback query stays answerable).
 Small helpers mirror the control API: ``tg.messages(chat_id, bot=None)``,
 ``tg.send_from_user(text, user, chat=None, bot=None)``,
-``tg.press_button(user, message_id, data, chat_id=None, bot=None)``, ``tg.requests()``,
+``tg.press_button(user, message_id, data, chat_id=None, bot=None)``,
+``tg.migrate_chat(chat_id, to_chat_id=None, bot=None)``, ``tg.requests()``,
 ``tg.callback_answers()``.
 
 Command line: ``python -m emulators.telegram --port 0 [--host 127.0.0.1]
@@ -30,9 +31,9 @@ Bot API
 ``POST`` or ``GET`` ``/bot<TOKEN>/<method>`` with a JSON, form-urlencoded or multipart body
 and/or a query string. Method names are case-insensitive. Answers are Telegram's envelope:
 ``{"ok": true, "result": ...}`` (plus ``"description"`` where Telegram adds one, e.g.
-setWebhook) or ``{"ok": false, "error_code": N, "description": "...",
-"parameters": {"retry_after": S}}`` (``parameters`` on 429 only); the HTTP status equals
-``error_code``.
+setWebhook) or ``{"ok": false, "error_code": N, "description": "...", "parameters": {...}}``
+(``parameters`` only with ``retry_after`` on 429, or ``migrate_to_chat_id`` for a group that
+became a supergroup); the HTTP status equals ``error_code``.
 
 * Tokens: any token matching ``^\\d+:[A-Za-z0-9_-]{30,}$`` is a bot of its own, whose id is
   the number before the colon; created on first use with ``first_name`` ``"Bot <id>"`` and
@@ -74,6 +75,10 @@ setWebhook) or ``{"ok": false, "error_code": N, "description": "...",
   old and response timeout expired or query ID is invalid``; ``text`` up to 200 chars.
 * Writing to a chat the bot has not seen: 400 ``Bad Request: chat not found``. A chat is
   seen once a user wrote from it (or it was registered with ``POST /_emulator/chats``).
+* A group upgraded to a supergroup (``POST /_emulator/chats/{chat_id}/migrate``): every call
+  naming the group's id (``chat_id``, a chat scope, a reply's chat) answers 400 ``Bad Request:
+  group chat was upgraded to a supergroup chat`` with ``"parameters": {"migrate_to_chat_id":
+  NEW}``.
 * deleteMessage: in private chats any message younger than 48 h, in groups only the bot's
   own (the emulated bot is never a group admin).
 * Flood control (on by default, per bot, sendMessage only): 1 message/s per private chat
@@ -100,7 +105,7 @@ called the Bot API first is meant.
     it), "message_id": M, "chat_id": C, "bot_id": B, "message": {...}}``. Bots are in
     privacy mode unless told otherwise (as on Telegram): in groups they get commands (not
     ``/cmd@other_bot``), messages mentioning ``@their_username`` and replies to their own
-    messages only.
+    messages only. A group upgraded to a supergroup refuses new messages (400).
 
     A button press: ``{"callback": {"from": {...}, "chat_id"?: C (default: from.id),
     "message_id": M, "data": "..."}, "bot"?: TOKEN}``. The message must be the bot's, not
@@ -112,11 +117,29 @@ called the Bot API first is meant.
     (``message_id``, ``from`` with ``is_bot``, ``chat``, ``date``, ``text``, ``entities``,
     ``reply_markup``, ``edit_date``, ``reply_to_message``...) plus ``edited`` (bool),
     ``deleted`` (bool, deleted messages stay listed), ``deleted_date`` and
-    ``reply_keyboard`` (a reply keyboard, removal or force-reply sent with it).
+    ``reply_keyboard`` (a reply keyboard, removal or force-reply sent with it). A service
+    message has its service field (``migrate_to_chat_id``...) instead of ``text``.
     An unknown chat gives ``[]``.
 ``GET /_emulator/chats[?bot=TOKEN]`` / ``POST /_emulator/chats``
-    List the bot's chats (with the chat actions received), or make a chat known without a
-    message: ``{"chat": {"id": -100, "type": "group", "title": "Ops"}, "bot"?: TOKEN}``.
+    List the bot's chats (with the chat actions received, and ``migrated_to_chat_id`` /
+    ``migrated_from_chat_id`` for an upgraded group and its supergroup), or make a chat known
+    without a message: ``{"chat": {"id": -100, "type": "group", "title": "Ops"}, "bot"?:
+    TOKEN}``.
+``POST /_emulator/chats/{chat_id}/migrate[?bot=TOKEN]``
+    Upgrade the bot's group (type ``group`` only, else 400) to a supergroup, as Telegram does
+    when a group gets some admin features or goes public: ``{"to_chat_id"?: -100…, "from"?:
+    {user}, "bot"?: TOKEN}`` (all optional; an empty body will do). The new id defaults to
+    -100 followed by the group id's digits zero-padded to ten (-4242 becomes -1000000004242);
+    a given one must be -100 followed by digits and not a chat the bot knows. The supergroup
+    (same title) is known to the bot and numbers its messages from 1; the group keeps its
+    history, refuses users' messages and presses, and every Bot API call naming it answers
+    Telegram's 400 with ``migrate_to_chat_id``. The bot gets two service message updates
+    (whatever its privacy mode): in the group one with ``migrate_to_chat_id`` (from ``from``,
+    else from ``GroupAnonymousBot`` on behalf of the group), then in the supergroup one with
+    ``migrate_from_chat_id`` (from ``GroupAnonymousBot``, ``sender_chat`` the supergroup).
+    Only the bot named (or the default one) sees the upgrade: chats are per bot here.
+    Answers ``{"bot_id", "from_chat_id", "to_chat_id", "chat": {the supergroup},
+    "update_ids": [N|null, N|null], "messages": [the two service messages]}``.
 ``GET /_emulator/requests[?bot=TOKEN|bot_id=N][&method=sendMessage][&since=SEQ]``
     Every Bot API call with a valid token, in order: ``{"seq", "bot_id", "method" (as in
     the URL), "http_method", "encoding": "json"|"form"|"multipart"|"query", "params"

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .migration import upgrade_group
 from .registry import method_names
 from .users_side import ControlError, inject_update, register_chat, select_bot
 from .world import World
@@ -43,6 +44,13 @@ def _object(body: Any) -> Mapping[str, Any]:
     return body
 
 
+def _chat_id_of(request: web.Request) -> int:
+    try:
+        return int(request.match_info["chat_id"])
+    except ValueError:
+        raise ControlError(400, "chat_id must be an integer") from None
+
+
 def _guarded(handler: ControlHandler) -> ControlHandler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
@@ -67,6 +75,7 @@ class ControlApi:
             web.get(f"{prefix}/chats", _guarded(self.get_chats)),
             web.post(f"{prefix}/chats", _guarded(self.post_chat)),
             web.get(f"{prefix}/chats/{{chat_id}}/messages", _guarded(self.get_messages)),
+            web.post(f"{prefix}/chats/{{chat_id}}/migrate", _guarded(self.post_migrate)),
             web.get(f"{prefix}/requests", _guarded(self.get_requests)),
             web.get(f"{prefix}/callback-answers", _guarded(self.get_callback_answers)),
             web.get(f"{prefix}/faults", _guarded(self.get_faults)),
@@ -131,26 +140,31 @@ class ControlApi:
 
     async def get_chats(self, request: web.Request) -> web.Response:
         bot = select_bot(self.world, request.query.get("bot"))
-        return _json(
-            [
-                {
-                    "chat": state.chat.to_json(),
-                    "message_count": len(state.messages),
-                    "chat_actions": list(state.actions),
-                }
-                for state in bot.chats.values()
-            ]
-        )
+        chats = []
+        for state in bot.chats.values():
+            entry: dict[str, Any] = {
+                "chat": state.chat.to_json(),
+                "message_count": len(state.messages),
+                "chat_actions": list(state.actions),
+            }
+            if state.migrated_to is not None:
+                entry["migrated_to_chat_id"] = state.migrated_to
+            if state.migrated_from is not None:
+                entry["migrated_from_chat_id"] = state.migrated_from
+            chats.append(entry)
+        return _json(chats)
 
     async def post_chat(self, request: web.Request) -> web.Response:
         return _json(register_chat(self.world, _object(await _body(request))))
 
+    async def post_migrate(self, request: web.Request) -> web.Response:
+        body = dict(_object(await _body(request)))
+        body.setdefault("bot", request.query.get("bot"))
+        return _json(upgrade_group(self.world, _chat_id_of(request), body))
+
     async def get_messages(self, request: web.Request) -> web.Response:
         bot = select_bot(self.world, request.query.get("bot"))
-        try:
-            chat_id = int(request.match_info["chat_id"])
-        except ValueError:
-            raise ControlError(400, "chat_id must be an integer") from None
+        chat_id = _chat_id_of(request)
         state = bot.chats.get(chat_id)
         messages = [] if state is None else [m.history_json() for m in state.messages.values()]
         return _json(messages)

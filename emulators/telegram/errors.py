@@ -19,11 +19,13 @@ class BotApiError(Exception):
         description: str,
         *,
         retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
     ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def envelope(self) -> dict[str, Any]:
         answer: dict[str, Any] = {
@@ -31,13 +33,27 @@ class BotApiError(Exception):
             "error_code": self.status,
             "description": self.description,
         }
+        parameters: dict[str, int] = {}
+        if self.migrate_to_chat_id is not None:
+            parameters["migrate_to_chat_id"] = self.migrate_to_chat_id
         if self.retry_after is not None:
-            answer["parameters"] = {"retry_after": self.retry_after}
+            parameters["retry_after"] = self.retry_after
+        if parameters:
+            answer["parameters"] = parameters
         return answer
 
 
 def bad_request(detail: str) -> BotApiError:
     return BotApiError(400, f"Bad Request: {detail}")
+
+
+def group_upgraded(supergroup_id: int) -> BotApiError:
+    """Any call naming a group that became a supergroup, with the id to use instead."""
+    return BotApiError(
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        migrate_to_chat_id=supergroup_id,
+    )
 
 
 def forbidden(detail: str) -> BotApiError:

@@ -28,6 +28,7 @@ from .errors import (
     too_many_requests,
 )
 from .flood import FloodLimits
+from .migration import upgrade_group
 from .params import decode
 from .registry import Answer, Call, find_method
 from .state import BotState
@@ -179,6 +180,18 @@ class TelegramEmulator:
         if chat_id is not None:
             press["chat_id"] = chat_id
         return inject_update(self.world, {"callback": press, "bot": bot})
+
+    def migrate_chat(
+        self,
+        chat_id: int,
+        *,
+        to_chat_id: int | None = None,
+        bot: str | int | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"bot": bot}
+        if to_chat_id is not None:
+            body["to_chat_id"] = to_chat_id
+        return upgrade_group(self.world, chat_id, body)
 
     def requests(
         self, method: str | None = None, bot_id: int | None = None

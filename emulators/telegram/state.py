@@ -94,6 +94,8 @@ class Chat:
 
 @dataclass
 class StoredMessage:
+    """A message in a chat's history: a text, or a service message (`service` set, no text)."""
+
     message_id: int
     chat: Chat
     sender: User
@@ -110,14 +112,23 @@ class StoredMessage:
     edit_date: int | None = None
     deleted: bool = False
     deleted_date: int | None = None
+    # The chat a message was sent on behalf of (an anonymous group admin's is the group).
+    sender_chat: Chat | None = None
+    # A service message's fields (e.g. `migrate_to_chat_id`); such a message has no text.
+    service: dict[str, Any] | None = None
 
     def to_json(self, *, with_reply: bool = True) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "message_id": self.message_id,
             "from": self.sender.to_json(),
-            "chat": self.chat.to_json(),
-            "date": self.date,
         }
+        if self.sender_chat is not None:
+            answer["sender_chat"] = self.sender_chat.to_json()
+        answer["chat"] = self.chat.to_json()
+        answer["date"] = self.date
+        if self.service is not None:
+            answer.update(self.service)
+            return answer
         if self.forward_origin is not None:
             answer["forward_origin"] = self.forward_origin
         if with_reply and self.reply_to is not None:
@@ -152,6 +163,11 @@ class ChatState:
     messages: dict[int, StoredMessage] = field(default_factory=dict)
     next_message_id: int = 1
     actions: list[dict[str, Any]] = field(default_factory=list)
+    # Set on a group upgraded to a supergroup: the supergroup's id. The group's history stays,
+    # but nobody writes there any more.
+    migrated_to: int | None = None
+    # Set on that supergroup: the group it was upgraded from.
+    migrated_from: int | None = None
 
     def add(
         self, sender: User, date: int, text: str, entities: list[dict[str, Any]]
@@ -159,6 +175,19 @@ class ChatState:
         message = StoredMessage(self.next_message_id, self.chat, sender, date, text, entities)
         self.messages[message.message_id] = message
         self.next_message_id += 1
+        return message
+
+    def add_service(
+        self,
+        sender: User,
+        date: int,
+        service: dict[str, Any],
+        *,
+        sender_chat: Chat | None = None,
+    ) -> StoredMessage:
+        message = self.add(sender, date, "", [])
+        message.service = dict(service)
+        message.sender_chat = sender_chat
         return message
 
     def live(self, message_id: int) -> StoredMessage | None:

@@ -147,6 +147,16 @@ def meet(bot: BotState, chat: Chat, user: User | None = None) -> ChatState:
     return state
 
 
+def ensure_not_migrated(state: ChatState | None) -> None:
+    """Nobody writes or presses buttons in a group once it became a supergroup."""
+    if state is not None and state.migrated_to is not None:
+        raise ControlError(
+            400,
+            f"chat {state.chat.id} was upgraded to the supergroup {state.migrated_to}: "
+            "its members write there now",
+        )
+
+
 def register_chat(world: World, body: Mapping[str, Any]) -> dict[str, Any]:
     bot = select_bot(world, body.get("bot"))
     state = meet(bot, parse_chat(body.get("chat"), None))
@@ -159,7 +169,9 @@ def send_user_message(world: World, body: Mapping[str, Any]) -> dict[str, Any]:
     text = body.get("text")
     if not isinstance(text, str) or not text:
         raise ControlError(400, "text must be a non-empty string")
-    state = meet(bot, parse_chat(body.get("chat"), sender), sender)
+    chat = parse_chat(body.get("chat"), sender)
+    ensure_not_migrated(bot.chats.get(chat.id))
+    state = meet(bot, chat, sender)
     try:
         formatted = format_text(text, None, None, lambda user_id: world.known_user(bot, user_id))
     except BotApiError as error:
@@ -226,6 +238,7 @@ def press_button(world: World, body: Mapping[str, Any]) -> dict[str, Any]:
     state = bot.chats.get(chat_id)
     if state is None:
         raise ControlError(404, f"bot {bot.id} has no chat {chat_id}")
+    ensure_not_migrated(state)
     if state.chat.is_private and chat_id != presser.id:
         raise ControlError(400, "only the chat's user can press buttons in a private chat")
     message_id = _int(press.get("message_id"), "callback.message_id")

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import bad_request, forbidden
+from .errors import bad_request, forbidden, group_upgraded
 from .faults import Faults
 from .flood import FloodControl, FloodLimits
 from .recorder import RequestLog
@@ -105,7 +105,10 @@ class World:
     # -- chats ------------------------------------------------------------------------
     @staticmethod
     def chat_of(bot: BotState, reference: int | str) -> ChatState:
-        """The chat a chat_id names, if the bot has seen it; else Telegram's 400."""
+        """The chat a chat_id names, if the bot has seen it; else Telegram's 400.
+
+        A group upgraded to a supergroup answers every call with the supergroup's id instead.
+        """
         state = (
             bot.chat_by_username(reference)
             if isinstance(reference, str)
@@ -113,6 +116,8 @@ class World:
         )
         if state is None:
             raise bad_request("chat not found")
+        if state.migrated_to is not None:
+            raise group_upgraded(state.migrated_to)
         return state
 
     def ensure_writable(self, bot: BotState, state: ChatState) -> None:

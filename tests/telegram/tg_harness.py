@@ -272,14 +272,22 @@ async def start_bot(
     *,
     options: BotOptions | None = None,
     store_clock: Clock = utc_now,
+    ops_chat: dict[str, Any] | None = None,
     **settings: Any,
 ) -> BotHarness:
+    """`ops_chat` (a Bot API chat, default the supergroup OPS_CHAT) is registered before the
+    start and, when given, becomes FLYAGENTS_OPS_CHAT_ID."""
     tg_http = httpx.AsyncClient(base_url=tg.root_url, timeout=10)
     fly_http = httpx.AsyncClient(base_url=fly.root_url, timeout=10)
+    if ops_chat is not None:
+        settings.setdefault("FLYAGENTS_OPS_CHAT_ID", ops_chat["id"])
     # The ops chat exists before the bot starts, as a real group the bot was added to.
     answer = await tg_http.post(
         "/_emulator/chats",
-        json={"chat": {"id": OPS_CHAT, "type": "supergroup", "title": "Ops"}, "bot": BOT_TOKEN},
+        json={
+            "chat": ops_chat or {"id": OPS_CHAT, "type": "supergroup", "title": "Ops"},
+            "bot": BOT_TOKEN,
+        },
     )
     assert answer.status_code == 200, answer.text
     # Fly's per-machine rate limits are the Fly client's concern (tested there); here they
@@ -314,12 +322,18 @@ async def bot_factory(
     started: list[BotHarness] = []
 
     async def start(
-        *, flood: bool = True, options: BotOptions | None = None, **settings: Any
+        *,
+        flood: bool = True,
+        options: BotOptions | None = None,
+        ops_chat: dict[str, Any] | None = None,
+        **settings: Any,
     ) -> BotHarness:
         tg = await telegram_emulator_factory(
             flood_limits=None if flood else FloodLimits(enabled=False)
         )
-        harness = await start_bot(tg, fly_emulator, tmp_path, options=options, **settings)
+        harness = await start_bot(
+            tg, fly_emulator, tmp_path, options=options, ops_chat=ops_chat, **settings
+        )
         started.append(harness)
         return harness
 
