@@ -28,6 +28,8 @@ DEFAULT_IMAGE = "registry.fly.io/linkhub-agents:openclaw-okr-v1"
 DEFAULT_MODEL = "openai/gpt-4.1-mini"
 DEFAULT_APP_KEY = "linkhub-w4"
 DEFAULT_SKILLS = '["linkhub-bridge"]'
+MIN_BULK_CONCURRENCY = 1
+MAX_BULK_CONCURRENCY = 500
 
 
 # Settings that the current `load_settings` call requires, and those found missing:
@@ -152,6 +154,9 @@ class Settings(BaseSettings):
     heartbeat_path: Path = Field(
         default=Path("./data/heartbeat"), validation_alias=AliasChoices("FLYAGENTS_HEARTBEAT_PATH")
     )
+    bulk_concurrency: int = Field(
+        default=50, validation_alias=AliasChoices("FLYAGENTS_BULK_CONCURRENCY")
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -191,6 +196,18 @@ class Settings(BaseSettings):
     def _check_memory(cls, value: int) -> int:
         if value < 256 or value % 256:
             raise ValueError("must be a multiple of 256 (OpenClaw needs at least 2048)")
+        return value
+
+    @field_validator("bulk_concurrency")
+    @classmethod
+    def _check_bulk_concurrency(cls, value: int) -> int:
+        # Above a few hundred at once the store's single writer queues past its lock timeout
+        # (bench scenario 2); 0 would never act at all.
+        if not MIN_BULK_CONCURRENCY <= value <= MAX_BULK_CONCURRENCY:
+            raise ValueError(
+                f"must be a whole number from {MIN_BULK_CONCURRENCY} to {MAX_BULK_CONCURRENCY} "
+                "(agents that /stop all, /wake all and /restart all act on at once)"
+            )
         return value
 
     @field_validator("bridge_url")

@@ -87,4 +87,5 @@ class FleetDefaults:
             exec_timeout_s=settings.exec_timeout_s,
             gateway_dev_mode=settings.gateway_dev_mode,
             timings=timings or FleetTimings(),
+            bulk_concurrency=settings.bulk_concurrency,
         )

@@ -20,8 +20,9 @@ from telegram.error import TelegramError
 from bot.fleet.progress import Progress
 from bot.fleet.provisioning import PROVISION_STEPS, RECREATE_STEPS
 from bot.telegram import cards, keyboards, render
+from bot.telegram.bulk_commands import BulkCommands, is_all, is_bulk_confirmation
 from bot.telegram.call import Call
-from bot.telegram.commands import ADMIN_BY_NAME, ADMIN_COMMANDS, Ask
+from bot.telegram.commands import ADMIN_BY_NAME, ADMIN_COMMANDS, BULK_COMMANDS, Ask
 from bot.telegram.confirmations import PendingConfirmation
 from bot.telegram.deps import BotDeps
 from bot.telegram.errors import EXPECTED_ERRORS, explain
@@ -65,13 +66,14 @@ class AdminCommands:
         self._desk = desk
         self.guide = Guide(deps, self.run, self.store_secret_reply)
         self.tenants = TenantCommands(deps)
+        self.bulk = BulkCommands(deps, desk)
         self._runners: dict[str, Runner] = {
             "provision": self._provision,
             "list": self._list,
             "status": self._status,
-            "wake": self._wake,
-            "stop": self._stop,
-            "restart": self._restart,
+            "wake": self._one_or_all("wake", self._wake),
+            "stop": self._one_or_all("stop", self._stop),
+            "restart": self._one_or_all("restart", self._restart),
             "deprovision": self._confirming("deprovision"),
             "snapshot": self._snapshot,
             "recreate": self._confirming("recreate"),
@@ -106,6 +108,11 @@ class AdminCommands:
         if name == "tenant":
             await self.tenants.handle(call, rest, message_deleted)
             return
+        if name in BULK_COMMANDS:
+            first, *after = rest.split(maxsplit=1) or [""]
+            if is_all(first):
+                await self.bulk.ask(call, name, " ".join(after))
+                return
         try:
             values = dict(parse_args(command, rest).values)
         except ParseError as error:
@@ -286,6 +293,17 @@ class AdminCommands:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    def _one_or_all(self, name: str, one: Runner) -> Runner:
+        """`agent=all`, or "all" typed as the guided answer, means every agent, as `/stop all`."""
+
+        async def run(call: Call, values: dict[str, str]) -> None:
+            if is_all(values["agent"]):
+                await self.bulk.ask(call, name, "")
+            else:
+                await one(call, values)
+
+        return run
+
     async def _wake(self, call: Call, values: dict[str, str]) -> None:
         service = self._deps.service
 
@@ -457,6 +475,9 @@ class AdminCommands:
         """A confirmation button was pressed by the admin who asked: run the command."""
         if pending.command == TENANT_REMOVE:
             await self.tenants.confirmed(call, pending, message_id)
+            return
+        if is_bulk_confirmation(pending):
+            await self.bulk.confirmed(call, pending, message_id)
             return
         service = self._deps.service
         messenger = self._deps.messenger

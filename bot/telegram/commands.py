@@ -56,7 +56,9 @@ class Command:
     params: tuple[Param, ...] = ()
     destructive: bool = False
     private_only: bool = False
-    # Commands with forms (`/tenant add|set|…`) parse their own text; `params` stays empty.
+    # The command's forms, each listed in /help. `/tenant add|set|…` parses its own text and
+    # `params` stays empty; `/stop AGENT | all [TENANT]` fills `params` unless its first word
+    # is `ALL_AGENTS`.
     subcommands: tuple[Subcommand, ...] = ()
 
     @property
@@ -77,6 +79,27 @@ TENANT_SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("remove", "/tenant remove ID", "Delete a tenant without live agents"),
 )
 
+# `/stop all [TENANT]`, `/wake all …`, `/restart all …`: every agent the action applies to.
+# "all" can never name one agent: agent ids are generated (`ag_` and 12 characters) and the
+# other form, `tenant/user`, always holds a slash, so `/stop all` is never ambiguous.
+ALL_AGENTS = "all"
+BULK_COMMANDS = frozenset({"stop", "wake", "restart"})
+
+
+def _lifecycle(name: str, one: str, every: str, short: str) -> Command:
+    """A lifecycle command with its two forms: one agent, or all of them (of one tenant)."""
+    return Command(
+        name,
+        f"/{name} AGENT | /{name} {ALL_AGENTS} [TENANT]",
+        short,
+        (AGENT,),
+        subcommands=(
+            Subcommand("agent", f"/{name} AGENT", one),
+            Subcommand(ALL_AGENTS, f"/{name} {ALL_AGENTS} [TENANT]", every),
+        ),
+    )
+
+
 ADMIN_COMMANDS: tuple[Command, ...] = (
     Command(
         "provision",
@@ -92,9 +115,24 @@ ADMIN_COMMANDS: tuple[Command, ...] = (
     ),
     Command("list", "/list [tenant=T]", "List live agents", (Param("tenant", required=False),)),
     Command("status", "/status AGENT", "An agent's record and live machine", (AGENT,)),
-    Command("wake", "/wake AGENT", "Start an agent's machine", (AGENT,)),
-    Command("stop", "/stop AGENT", "Stop an agent's machine", (AGENT,)),
-    Command("restart", "/restart AGENT", "Restart a machine and settle a stuck pairing", (AGENT,)),
+    _lifecycle(
+        "wake",
+        "Start an agent's machine",
+        "Start every stopped agent (of one tenant), after a confirmation",
+        "Start an agent's machine, or all stopped ones",
+    ),
+    _lifecycle(
+        "stop",
+        "Stop an agent's machine",
+        "Stop every running agent (of one tenant), after a confirmation",
+        "Stop an agent's machine, or all running ones",
+    ),
+    _lifecycle(
+        "restart",
+        "Restart a machine and settle a stuck pairing",
+        "Restart every running agent (of one tenant), after a confirmation",
+        "Restart a machine and settle a stuck pairing, or all running ones",
+    ),
     Command(
         "deprovision",
         "/deprovision AGENT",

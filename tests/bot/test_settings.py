@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.fleet.defaults import FleetDefaults
 from bot.settings import SettingsError, load_settings
 
 ENV_NAMES = (
@@ -16,6 +17,7 @@ ENV_NAMES = (
     "AGENT_BRIDGE_URL",
     "FLYAGENTS_AGENT_OWNER",
     "LLM_API_KEY",
+    "FLYAGENTS_BULK_CONCURRENCY",
 )
 
 
@@ -70,3 +72,35 @@ def test_seed_defaults() -> None:
     assert settings.allowed_skills == ["linkhub-bridge"]
     assert settings.startup_timeout_s == 240
     assert settings.fly_api_url == "https://api.machines.dev/v1"
+
+
+def test_bulk_concurrency_defaults_to_50_and_feeds_the_fleet_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().bulk_concurrency == 50
+    assert FleetDefaults.from_settings(load_settings()).bulk_concurrency == 50
+    for value in ("1", "500", " 7 "):
+        monkeypatch.setenv("FLYAGENTS_BULK_CONCURRENCY", value)
+        settings = load_settings()
+        assert FleetDefaults.from_settings(settings).bulk_concurrency == int(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("0", "must be a whole number from 1 to 500"),
+        ("501", "must be a whole number from 1 to 500"),
+        ("-5", "must be a whole number from 1 to 500"),
+        ("many", "valid integer"),
+        ("2.5", "valid integer"),
+    ],
+)
+def test_bulk_concurrency_outside_1_to_500_is_refused_clearly(
+    monkeypatch: pytest.MonkeyPatch, value: str, reason: str
+) -> None:
+    monkeypatch.setenv("FLYAGENTS_BULK_CONCURRENCY", value)
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    (problem,) = exc.value.problems
+    assert problem.startswith("FLYAGENTS_BULK_CONCURRENCY: ")
+    assert reason in problem
