@@ -180,17 +180,10 @@ class AdminCommands:
         if opened is None:
             return
         live, progress = opened
-        try:
-            outcome, keyboard = await action(progress)
-        except EXPECTED_ERRORS as error:
-            await live.finish(f"{render.progress(progress)}\n{render.failed(explain(error))}")
+        result = await live.run(progress, lambda: action(progress))
+        if result is None:
             return
-        except Exception:
-            with contextlib.suppress(TelegramError):
-                await live.finish(
-                    f"{render.progress(progress)}\n{render.failed('Something went wrong.')}"
-                )
-            raise
+        outcome, keyboard = result
         await live.finish(f"{render.progress(progress)}\n{outcome}", keyboard)
 
     async def _agent(self, ref: str) -> Agent:

@@ -15,10 +15,7 @@ business: this module never picks agents by itself and never acts on one directl
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-
-from telegram.error import TelegramError
 
 from bot.fleet.bulk import BULK_STEPS, BulkAction
 from bot.telegram import keyboards, render
@@ -191,20 +188,14 @@ class BulkCommands:
         if opened is None:
             return
         live, progress = opened
-        try:
-            report = await deps.service.bulk_lifecycle(
+        report = await live.run(
+            progress,
+            lambda: deps.service.bulk_lifecycle(
                 action, [agent.id for agent in targets], actor=call.actor, progress=progress
-            )
-        except EXPECTED_ERRORS as error:
-            await live.finish(f"{render.progress(progress)}\n{render.failed(explain(error))}")
+            ),
+        )
+        if report is None:
             return
-        except Exception:
-            # The error handler tells the admin and ops; the message must not stay "⏳".
-            with contextlib.suppress(TelegramError):
-                await live.finish(
-                    f"{render.progress(progress)}\n{render.failed('Something went wrong.')}"
-                )
-            raise
         labels = {agent.id: render.agent_label(agent) for agent in targets}
         failures = [
             render.bulk_failure_line(outcome.agent_ref, labels.get(outcome.agent_ref), reason)

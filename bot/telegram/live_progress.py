@@ -12,16 +12,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from telegram import InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.fleet.progress import Progress
 from bot.telegram import render
+from bot.telegram.errors import EXPECTED_ERRORS, explain
 from bot.telegram.messenger import Messenger
 
 log = logging.getLogger("bot.telegram.progress")
+
+
+T = TypeVar("T")
 
 
 class LiveProgress:
@@ -99,3 +104,22 @@ class LiveProgress:
             self._deferred = None
         self._shown = text
         await self._messenger.edit(self._chat_id, self._message_id, text, keyboard)
+
+    async def run(self, progress: Progress, work: Callable[[], Awaitable[T]]) -> T | None:
+        """`work`'s result; None once a refusal or failure is shown in place of the progress.
+
+        An expected refusal (`EXPECTED_ERRORS`) is explained in the message and ends there;
+        anything else is re-raised for the error handler (which tells the admin and ops),
+        after the message says so: it must never stay at "⏳".
+        """
+        try:
+            return await work()
+        except EXPECTED_ERRORS as error:
+            await self.finish(f"{render.progress(progress)}\n{render.failed(explain(error))}")
+            return None
+        except Exception:
+            with contextlib.suppress(TelegramError):
+                await self.finish(
+                    f"{render.progress(progress)}\n{render.failed('Something went wrong.')}"
+                )
+            raise

@@ -9,11 +9,9 @@ This module never runs a pairing command or decides a retry itself: the fleet se
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from telegram import InlineKeyboardMarkup
-from telegram.error import TelegramError
 
 from bot.fleet.pairing_executor import PairingOutcome, PairingResult
 from bot.telegram import cards, keyboards, render
@@ -183,19 +181,15 @@ class PairingDesk:
         if opened is None:
             return
         live, progress = opened
-        try:
-            agent, recovery = await deps.service.restart_agent_machine(
+        restart = await live.run(
+            progress,
+            lambda: deps.service.restart_agent_machine(
                 agent_ref, actor=f"admin:{admin_id}", progress=progress
-            )
-        except EXPECTED_ERRORS as error:
-            await live.finish(f"{render.progress(progress)}\n{render.failed(explain(error))}")
+            ),
+        )
+        if restart is None:
             return
-        except Exception:
-            with contextlib.suppress(TelegramError):
-                await live.finish(
-                    f"{render.progress(progress)}\n{render.failed('Something went wrong.')}"
-                )
-            raise
+        agent, recovery = restart
         keyboard: InlineKeyboardMarkup | None = None
         if recovery.resolution is StuckResolution.RETRY and recovery.request is not None:
             keyboard = keyboards.retry_pairing(recovery.request.id)
