@@ -32,6 +32,7 @@ from storage.keyring import VaultKeyring
 from storage.models import (
     Agent,
     AgentChanges,
+    AgentGlance,
     AgentStatus,
     AgentStatusChange,
     Alert,
@@ -75,6 +76,7 @@ __all__ = [
     "Agent",
     "AgentAlreadyExistsError",
     "AgentChanges",
+    "AgentGlance",
     "AgentStatus",
     "AgentStatusChange",
     "Alert",

@@ -23,7 +23,14 @@ from storage.errors import (
     StateTransitionError,
 )
 from storage.ids import new_id
-from storage.models import Agent, AgentChanges, AgentStatus, AgentStatusChange, AuditOutcome
+from storage.models import (
+    Agent,
+    AgentChanges,
+    AgentGlance,
+    AgentStatus,
+    AgentStatusChange,
+    AuditOutcome,
+)
 
 # Columns `AgentChanges` may write, in a fixed order; SQL is only ever built from these names.
 _CHANGEABLE_COLUMNS = (
@@ -157,6 +164,23 @@ class AgentRepository:
             (tenant_id, tenant_id),
         )
         return [_agent(row) for row in rows]
+
+    async def live_glances(self) -> list[AgentGlance]:
+        """Every live agent with a machine, as the fleet monitor needs it, oldest first."""
+        rows = await self._db.fetch_all(
+            "SELECT id, tenant_id, fly_app, machine_id, status FROM agents "
+            "WHERE deleted_at IS NULL AND machine_id IS NOT NULL ORDER BY created_at, id"
+        )
+        return [
+            AgentGlance(
+                id=row["id"],
+                tenant_id=row["tenant_id"],
+                fly_app=row["fly_app"],
+                machine_id=row["machine_id"],
+                status=AgentStatus(row["status"]),
+            )
+            for row in rows
+        ]
 
     async def update(
         self,

@@ -6,6 +6,7 @@ secret values and invite tokens only travel as `SecretStr`, which hides them in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -50,6 +51,19 @@ class Agent(_Record):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentGlance:
+    """What a sweep over the whole fleet needs of an agent, and nothing else: a plain slotted
+    record, since a monitor reads one per live agent on every sweep (10,000 full `Agent`
+    models cost ~12 MiB, these a fraction)."""
+
+    id: str
+    tenant_id: str
+    fly_app: str | None
+    machine_id: str | None
+    status: AgentStatus
 
 
 class AgentChanges(_Record):

@@ -23,7 +23,7 @@ from bot.fleet.errors import FleetError
 from bot.fleet.resolve import AgentOverrides
 from flyclient import FlyClient, FlyError, ForbiddenError, MachineStatus, UnauthorizedError
 from storage.errors import StateTransitionError
-from storage.models import Agent, AgentStatus, AlertSeverity
+from storage.models import AgentGlance, AgentStatus, AlertSeverity
 
 log = logging.getLogger("bot.fleet.monitor")
 
@@ -108,12 +108,10 @@ class Monitor:
 
     async def _group_by_app(
         self,
-    ) -> dict[tuple[str, bytes], tuple[FlyClient, set[str], list[Agent]]]:
-        groups: dict[tuple[str, bytes], tuple[FlyClient, set[str], list[Agent]]] = {}
+    ) -> dict[tuple[str, bytes], tuple[FlyClient, set[str], list[AgentGlance]]]:
+        groups: dict[tuple[str, bytes], tuple[FlyClient, set[str], list[AgentGlance]]] = {}
         configs: dict[tuple[str, str | None], tuple[str, str] | None] = {}
-        for agent in await self.ctx.store.agents.live():
-            if agent.machine_id is None:
-                continue
+        for agent in await self.ctx.store.agents.live_glances():
             cache_key = (agent.tenant_id, agent.fly_app)
             if cache_key not in configs:
                 try:
@@ -142,7 +140,7 @@ class Monitor:
         return groups
 
     async def _check(
-        self, agent: Agent, machine: MachineStatus | None, report: SweepReport
+        self, agent: AgentGlance, machine: MachineStatus | None, report: SweepReport
     ) -> None:
         assert agent.machine_id is not None
         now = time.monotonic()
@@ -208,7 +206,12 @@ class Monitor:
                 seen.alerted.discard("critical")
 
     async def _raise(
-        self, agent: Agent, condition: str, report: SweepReport, severity: AlertSeverity, text: str
+        self,
+        agent: AgentGlance,
+        condition: str,
+        report: SweepReport,
+        severity: AlertSeverity,
+        text: str,
     ) -> None:
         report.alerts += 1
         await self.ctx.alert(
@@ -220,7 +223,7 @@ class Monitor:
         )
 
     async def _set_status(
-        self, agent: Agent, status: AgentStatus, reason: str, report: SweepReport
+        self, agent: AgentGlance, status: AgentStatus, reason: str, report: SweepReport
     ) -> None:
         if agent.status is status:
             return

@@ -81,6 +81,27 @@ async def test_deleting_an_agent_keeps_its_record_and_frees_the_pair(store: Stor
     assert [a.id for a in await store.agents.live(tenant_id="acme")] == [replacement.id]
 
 
+async def test_glances_are_the_live_agents_with_a_machine_as_the_full_records_say(
+    store: Store,
+) -> None:
+    placed = await store.agents.create(
+        tenant_id="acme", user_id="u1", actor="admin:1", fly_app="acme-agents"
+    )
+    await store.agents.update(placed.id, AgentChanges(machine_id="m1"), actor="admin:1")
+    await store.agents.set_status(placed.id, AgentStatus.RUNNING, actor="admin:1")
+    await store.agents.create(tenant_id="acme", user_id="u2", actor="admin:1")  # no machine yet
+    gone = await store.agents.create(tenant_id="beta", user_id="u3", actor="admin:1")
+    await store.agents.update(gone.id, AgentChanges(machine_id="m3"), actor="admin:1")
+    await store.agents.mark_deleted(gone.id, actor="admin:1", reason="deprovisioned")
+
+    glances = await store.agents.live_glances()
+    full = await store.agents.get(placed.id)
+    assert [(g.id, g.tenant_id, g.fly_app, g.machine_id, g.status) for g in glances] == [
+        (full.id, full.tenant_id, full.fly_app, full.machine_id, full.status)
+    ]
+    assert glances[0].status is AgentStatus.RUNNING
+
+
 async def test_every_status_change_is_appended_to_the_history(store: Store) -> None:
     agent = await store.agents.create(tenant_id="acme", user_id="u1", actor="admin:1")
     await store.agents.set_status(agent.id, AgentStatus.RUNNING, actor="fleet", reason="healthy")
