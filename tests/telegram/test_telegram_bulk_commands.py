@@ -265,6 +265,29 @@ async def test_nothing_to_do_gets_a_polite_line_and_no_button(bot: BotHarness) -
     assert bot.buttons(other) == []
 
 
+async def test_agents_are_judged_again_at_confirm_time_and_none_left_runs_nothing(
+    bot: BotHarness,
+) -> None:
+    agents = await _agents(bot, "acme/alice")
+    alice, _ = agents["acme/alice"]
+    question = await _ask(bot, "/stop all")
+    assert "stop 1 agent" in question["text"]
+    confirm, _ = bot.buttons(question)
+    # Meanwhile someone stops the only agent the question counted.
+    await bot.reply_to(ADMIN["id"], await bot.send(ADMIN, f"/stop {alice}"), "is stopped")
+    stops_before = len(await bot.store.audit.entries(action="agent.stop"))
+
+    await bot.press(ADMIN, int(question["message_id"]), confirm)
+
+    settled = await bot.shows(ADMIN["id"], int(question["message_id"]), "Nothing to stop now")
+    assert settled["text"] == (
+        "Nothing to stop now: no agent is running or in error. /list shows them all."
+    )
+    assert bot.buttons(settled) == []
+    assert len(await bot.store.audit.entries(action="agent.stop")) == stops_before
+    assert await bot.store.audit.entries(action="bulk.stop") == []
+
+
 async def test_stop_agent_still_stops_just_that_agent_without_a_question(
     bot: BotHarness,
 ) -> None:
