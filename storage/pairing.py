@@ -111,6 +111,16 @@ class PairingLedger:
         )
         return [_request(row) for row in rows]
 
+    async def latest_for_agent(self, agent_id: str) -> PairingRequest | None:
+        """The agent's newest request (what its end user is waiting on), or None; one row,
+        however long the agent's history."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM pairing_requests WHERE agent_id = ? "
+            "ORDER BY created_at DESC, id DESC LIMIT 1",
+            (agent_id,),
+        )
+        return None if row is None else _request(row)
+
     async def awaiting_decision(self) -> list[PairingRequest]:
         """Submitted requests an admin has not approved or rejected yet, oldest first."""
         rows = await self._db.fetch_all(

@@ -136,8 +136,7 @@ class UserCommands:
             return
         now = self._deps.store.clock()
         for agent in chosen:
-            requests = await self._deps.store.pairing.for_agent(agent.id)
-            latest = requests[-1] if requests else None
+            latest = await self._deps.store.pairing.latest_for_agent(agent.id)
             await self._reply(call, recorded_status(agent, latest, now))
 
     async def _own_agents(

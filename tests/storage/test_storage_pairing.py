@@ -85,6 +85,26 @@ async def running_request(store: Store, machine_id: str, executor: str) -> Pairi
     return claim.request
 
 
+async def test_the_latest_request_of_an_agent_is_its_newest_and_none_before_any(
+    store: Store, clock: ManualClock
+) -> None:
+    agent_id = await agent_on(store, "m1")
+    assert await store.pairing.latest_for_agent(agent_id) is None
+    for code in ("F864XLAV", "A2B3C4D5", "ZZZZ2222"):
+        clock.advance(timedelta(seconds=1))
+        await store.pairing.submit(
+            machine_id="m1",
+            agent_id=agent_id,
+            code=code,
+            submitted_by="tg:2002",
+            source=PairingSource.USER,
+        )
+    history = await store.pairing.for_agent(agent_id)
+    latest = await store.pairing.latest_for_agent(agent_id)
+    assert latest == history[-1]
+    assert latest is not None and latest.code == "ZZZZ2222"
+
+
 async def test_hundred_concurrent_claims_of_one_approved_request_have_exactly_one_winner(
     store: Store,
 ) -> None:
