@@ -220,29 +220,9 @@ class RealStory(Story):
 
     async def forward(self) -> str:
         self.t.narrate("Uma forwards the agent's whole message to the admin bot.")
-        self.t.said(UMA, self.pairing_text, where="bot (forwarded from her agent's bot)")
-        sent = await self.world.send(
-            UMA,
-            self.pairing_text,
-            forwarded_from={"id": AGENT_BOT_ID, "is_bot": True, "first_name": "Uma's agent"},
+        return await self.forward_pairing_message(
+            self.pairing_text, AGENT_BOT_ID, lambda: self.cli_runs("pairing")
         )
-        self.uma_last = sent
-        await self.world.reply(UMA.telegram_id, sent, "waiting for an operator")
-        card = await self.world.reply(OPS_CHAT_ID, 0, self.code)
-        self.card_id = int(card["message_id"])
-        await self.settle()
-        requests = await self.world.store.pairing.for_agent(self.agent_id)
-        check(len(requests) == 1, f"{len(requests)} pairing requests were recorded")
-        request = requests[0]
-        self.request_id = request.id
-        check(request.code == self.code, "the recorded code differs from the agent's")
-        check(request.state is PairingState.SUBMITTED, f"the request is {request.state.value}")
-        check(
-            self.t.find_button(OPS_CHAT_ID, self.card_id, "pa:") is not None,
-            "the ops card has no Approve button",
-        )
-        check(not await self.cli_runs("pairing"), "a pairing command ran before approval")
-        return f"code {self.code} read from the forwarded message; card {request.id} in ops chat"
 
     async def approve(self) -> str:
         await self.press(ADMIN, OPS_CHAT_ID, self.card_id, "pa:")

@@ -235,10 +235,22 @@ class Story:
             "answers with a pairing code (Fly emulator: the agent issues a code to sender "
             f"{UMA.telegram_id}). Uma forwards that whole message to the admin bot:"
         )
-        self.t.said(UMA, message, where="bot (forwarded from her agent's bot)")
+        return await self.forward_pairing_message(
+            message, agent_bot_id, lambda: self.world.execs("pairing approve")
+        )
+
+    async def forward_pairing_message(
+        self,
+        text: str,
+        agent_bot_id: int,
+        runs_so_far: Callable[[], Awaitable[list[dict[str, Any]]]],
+    ) -> str:
+        """Uma forwards her agent's pairing message; one request is recorded, its card offers
+        Approve, and nothing ran on the machine yet (`runs_so_far`: the pairing commands)."""
+        self.t.said(UMA, text, where="bot (forwarded from her agent's bot)")
         sent = await self.world.send(
             UMA,
-            message,
+            text,
             forwarded_from={"id": agent_bot_id, "is_bot": True, "first_name": "Uma's agent"},
         )
         self.uma_last = sent
@@ -256,7 +268,7 @@ class Story:
             self.t.find_button(OPS_CHAT_ID, self.card_id, "pa:") is not None,
             "the ops card has no Approve button",
         )
-        check(not await self.world.execs("pairing approve"), "something ran before approval")
+        check(not await runs_so_far(), "a pairing command ran before approval")
         return f"code {self.code} read from the forwarded message; card {request.id} in ops chat"
 
     async def approve(self) -> str:
