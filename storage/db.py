@@ -128,6 +128,25 @@ class Transaction:
         self._active = False
 
 
+async def _switch_to_wal(writer: aiosqlite.Connection, busy_timeout_ms: int) -> str:
+    """`PRAGMA journal_mode=WAL`, retried while another process holds the file: SQLite answers
+    "database is locked" to a journal-mode change at once, without its busy handler, when
+    several processes open a new database together."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + busy_timeout_ms / 1000
+    pause = 0.005
+    while True:
+        try:
+            rows = list(await writer.execute_fetchall("PRAGMA journal_mode=WAL"))
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or loop.time() >= deadline:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+            continue
+        return str(rows[0][0]).lower() if rows else ""
+
+
 class Database:
     """An open SQLite database file. Create with `await Database.open(path)`."""
 
@@ -162,8 +181,7 @@ class Database:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         writer = await _connect(db_path, busy_timeout_ms, synchronous, read_only=False)
         try:
-            rows = list(await writer.execute_fetchall("PRAGMA journal_mode=WAL"))
-            mode = str(rows[0][0]).lower() if rows else ""
+            mode = await _switch_to_wal(writer, busy_timeout_ms)
             if mode != "wal":
                 raise StorageError(f"could not switch {db_path} to WAL journal mode (got {mode!r})")
             reader = await _connect(db_path, busy_timeout_ms, synchronous, read_only=True)
