@@ -25,6 +25,7 @@ from bot.fleet.service import FleetService
 from bot.health import keep_beating
 from bot.settings import Settings, SettingsError, load_settings
 from bot.telegram import BotOptions, TelegramLayer, WebhookConfig, build_telegram
+from bot.telegram.webhook import new_webhook_secret
 from flyclient import RateLimits, RetryPolicy
 from storage import Store, VaultKeyring
 from storage.clock import Clock, utc_now
@@ -175,13 +176,16 @@ class Runtime:
         await self.service.start()
         webhook = None
         if settings.webhook_url:
+            secret = settings.webhook_secret
+            configured = secret.get_secret_value() if secret is not None else ""
+            if not configured:
+                # Telegram then sends it back with every update; nobody else knows it.
+                log.info("no FLYAGENTS_WEBHOOK_SECRET set: this run registers a generated one")
             webhook = WebhookConfig(
                 url=settings.webhook_url,
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,
-                secret=(
-                    settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-                ),
+                secret=configured or new_webhook_secret(),
             )
         self.telegram = build_telegram(
             token=settings.telegram_token.get_secret_value(),
