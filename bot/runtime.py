@@ -47,10 +47,15 @@ BOT_TOKEN_RE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{30,100}")
 
 
 def _url_problem(name: str, value: str, *, https_only: bool = False) -> str | None:
-    parts = urlsplit(value.strip())
     schemes = ("https",) if https_only else ("http", "https")
-    if parts.scheme not in schemes or not parts.hostname:
-        return f"{name}: must be a {' or '.join(schemes)} URL with a host"
+    problem = f"{name}: must be a {' or '.join(schemes)} URL with a host"
+    try:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in schemes or not parts.hostname:
+            return problem
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:  # e.g. an unclosed IPv6 bracket, a port out of range
+        return problem
     return None
 
 
