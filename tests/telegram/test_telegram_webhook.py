@@ -35,7 +35,8 @@ def free_port() -> int:
 async def start_webhook_bot(
     bot_factory: BotFactory, options: BotOptions | None = None, **settings: Any
 ) -> tuple[BotHarness, str]:
-    """The bot in webhook mode with no FLYAGENTS_WEBHOOK_SECRET; returns it and its URL."""
+    """The bot in webhook mode (no FLYAGENTS_WEBHOOK_SECRET unless given); returns it and its
+    URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}{HOOK_PATH}"
     bot = await bot_factory(
@@ -63,11 +64,16 @@ def forged_update(text: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("configured", [None, "operator-chosen_Secret-42"])
 async def test_a_forged_update_without_telegrams_secret_is_refused_and_changes_nothing(
-    bot_factory: BotFactory, caplog: pytest.LogCaptureFixture
+    bot_factory: BotFactory, caplog: pytest.LogCaptureFixture, configured: str | None
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    bot, url = await start_webhook_bot(bot_factory)
+    extra = {} if configured is None else {"FLYAGENTS_WEBHOOK_SECRET": configured}
+    bot, url = await start_webhook_bot(bot_factory, **extra)
+    (registered,) = bot.requests("setWebhook")
+    if configured is not None:
+        assert registered["params"]["secret_token"] == configured
     forged = forged_update("/tenant add evilcorp")
 
     async with httpx.AsyncClient() as http:
