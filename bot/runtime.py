@@ -25,6 +25,7 @@ from bot.fleet.service import FleetService
 from bot.health import keep_beating
 from bot.settings import Settings, SettingsError, load_settings
 from bot.telegram import BotOptions, TelegramLayer, WebhookConfig, build_telegram
+from bot.telegram.webhook import new_webhook_secret
 from flyclient import RateLimits, RetryPolicy
 from storage import Store, VaultKeyring
 from storage.clock import Clock, utc_now
@@ -46,10 +47,15 @@ BOT_TOKEN_RE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{30,100}")
 
 
 def _url_problem(name: str, value: str, *, https_only: bool = False) -> str | None:
-    parts = urlsplit(value.strip())
     schemes = ("https",) if https_only else ("http", "https")
-    if parts.scheme not in schemes or not parts.hostname:
-        return f"{name}: must be a {' or '.join(schemes)} URL with a host"
+    problem = f"{name}: must be a {' or '.join(schemes)} URL with a host"
+    try:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in schemes or not parts.hostname:
+            return problem
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:  # e.g. an unclosed IPv6 bracket, a port out of range
+        return problem
     return None
 
 
@@ -175,13 +181,16 @@ class Runtime:
         await self.service.start()
         webhook = None
         if settings.webhook_url:
+            secret = settings.webhook_secret
+            configured = secret.get_secret_value() if secret is not None else ""
+            if not configured:
+                # Telegram then sends it back with every update; nobody else knows it.
+                log.info("no FLYAGENTS_WEBHOOK_SECRET set: this run registers a generated one")
             webhook = WebhookConfig(
                 url=settings.webhook_url,
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,
-                secret=(
-                    settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-                ),
+                secret=configured or new_webhook_secret(),
             )
         self.telegram = build_telegram(
             token=settings.telegram_token.get_secret_value(),

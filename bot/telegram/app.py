@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import Update
@@ -50,7 +51,7 @@ from bot.telegram.people import People
 from bot.telegram.rate_limit import ChatPacer, PerUserLimit, SlidingWindow
 from bot.telegram.router import Router
 from bot.telegram.user_handlers import UserCommands
-from bot.telegram.webhook import WebhookConfig, WebhookServer
+from bot.telegram.webhook import WebhookConfig, WebhookServer, WebhookWatch
 from storage import Store
 from storage.models import PairingSource
 
@@ -115,14 +116,33 @@ class TelegramLayer:
                 allowed_updates=ALLOWED_UPDATES,
             )
         else:
-            self._webhook_server = WebhookServer(self.webhook, app.bot, app.update_queue)
-            await self._webhook_server.start()
-            await app.bot.set_webhook(
-                self.webhook.url,
-                secret_token=self.webhook.secret,
-                allowed_updates=ALLOWED_UPDATES,
-            )
+            await self._start_webhook(self.webhook)
         self.worker.start()
+
+    async def _start_webhook(self, webhook: WebhookConfig) -> None:
+        """Listen first (Telegram delivers as soon as the webhook is set), register the URL
+        with our secret, then check what Telegram registered, now and every few minutes."""
+        app = self.application
+        self._webhook_server = WebhookServer(webhook, app.bot, app.update_queue)
+        await self._webhook_server.start()
+        watch = WebhookWatch(webhook, app.bot, self.deps.store, self.deps.alerts_due)
+        watch.registered_at = datetime.now(UTC).replace(microsecond=0)
+        await app.bot.set_webhook(
+            webhook.url, secret_token=webhook.secret, allowed_updates=ALLOWED_UPDATES
+        )
+        await watch.check()
+
+        async def check_webhook(context: ContextTypes.DEFAULT_TYPE) -> None:
+            try:
+                await watch.check()
+            except TelegramError as error:
+                log.warning("could not check the webhook with Telegram: %s", error)
+
+        interval = self.deps.options.webhook_check_interval_s
+        assert app.job_queue is not None
+        app.job_queue.run_repeating(
+            check_webhook, interval=interval, first=interval, name="webhook-check"
+        )
 
     async def stop(self) -> None:
         app = self.application

@@ -40,6 +40,9 @@ class BotOptions:
     rate_limiter_max_retries: int = 1
     # PTB's rate limiter: all requests (Telegram allows about 30 messages a second in total).
     overall_requests_per_second: float = 30.0
+    # Webhook mode: how often the bot asks Telegram (getWebhookInfo) whether its updates still
+    # come to this bot's URL and arrive there.
+    webhook_check_interval_s: float = 300.0
 
     @classmethod
     def for_tests(cls) -> BotOptions:

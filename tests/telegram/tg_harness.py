@@ -273,10 +273,12 @@ async def start_bot(
     options: BotOptions | None = None,
     store_clock: Clock = utc_now,
     ops_chat: dict[str, Any] | None = None,
+    unchecked: dict[str, Any] | None = None,
     **settings: Any,
 ) -> BotHarness:
     """`ops_chat` (a Bot API chat, default the supergroup OPS_CHAT) is registered before the
-    start and, when given, becomes FLYAGENTS_OPS_CHAT_ID."""
+    start and, when given, becomes FLYAGENTS_OPS_CHAT_ID. `unchecked` sets Settings fields
+    after the run check (an http webhook on loopback, which only the emulator can call)."""
     tg_http = httpx.AsyncClient(base_url=tg.root_url, timeout=10)
     fly_http = httpx.AsyncClient(base_url=fly.root_url, timeout=10)
     if ops_chat is not None:
@@ -295,8 +297,9 @@ async def start_bot(
     answer = await fly_http.post("/_emulator/rate-limits", json={"enabled": False})
     assert answer.status_code == 200, answer.text
     db_path = tmp_path / "bot.db"
+    checked = run_settings(tg, fly, db_path, **settings)
     runtime = Runtime(
-        run_settings(tg, fly, db_path, **settings),
+        checked.model_copy(update=unchecked) if unchecked else checked,
         fleet_timings=tiny_fleet_timings(),
         fly_retry_policy=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_elapsed_s=5),
         fly_rate_limits=RateLimits.disabled(),
@@ -326,13 +329,20 @@ async def bot_factory(
         flood: bool = True,
         options: BotOptions | None = None,
         ops_chat: dict[str, Any] | None = None,
+        unchecked: dict[str, Any] | None = None,
         **settings: Any,
     ) -> BotHarness:
         tg = await telegram_emulator_factory(
             flood_limits=None if flood else FloodLimits(enabled=False)
         )
         harness = await start_bot(
-            tg, fly_emulator, tmp_path, options=options, ops_chat=ops_chat, **settings
+            tg,
+            fly_emulator,
+            tmp_path,
+            options=options,
+            ops_chat=ops_chat,
+            unchecked=unchecked,
+            **settings,
         )
         started.append(harness)
         return harness
