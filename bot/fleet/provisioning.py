@@ -183,6 +183,7 @@ class Provisioner:
             AgentChanges(model=config.model, last_error=None),
             actor=actor,
         )
+        await ctx.store.agents.mark_provisioned(agent.id, actor=actor)
         agent = await ctx.store.agents.set_status(
             agent.id, AgentStatus.RUNNING, actor=actor, reason="provisioned"
         )
@@ -578,6 +579,9 @@ class Provisioner:
         await progress.step(
             "cleanup", StepState.DONE if not leftovers else StepState.FAILED, "; ".join(leftovers)
         )
+        # A recreate brings a whole new machine up (model set): it also repairs an agent whose
+        # provisioning had failed.
+        await ctx.store.agents.mark_provisioned(agent.id, actor=actor)
         agent = await ctx.store.agents.set_status(
             agent.id, AgentStatus.RUNNING, actor=actor, reason=f"recreated from {snapshot.id}"
         )

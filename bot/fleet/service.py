@@ -405,9 +405,7 @@ class FleetService:
             ) from error
         await progress.step("start", StepState.DONE)
         await self._gateway_step(agent, fly, machine_id, since, progress, actor, "agent.start")
-        agent = await self.store.agents.set_status(
-            agent.id, AgentStatus.RUNNING, actor=actor, reason="started"
-        )
+        agent = await self._running_if_provisioned(agent, actor=actor, reason="started")
         await self.ctx.audit(
             actor, "agent.start", agent.id, AuditOutcome.OK, {"machine_id": machine_id}
         )
@@ -473,9 +471,7 @@ class FleetService:
         recovery = await self.pairing.recover_machine(agent, actor=actor)
         await progress.step("pairing", StepState.DONE, recovery.message)
         with contextlib.suppress(StateTransitionError):
-            agent = await self.store.agents.set_status(
-                agent.id, AgentStatus.RUNNING, actor=actor, reason="restarted"
-            )
+            agent = await self._running_if_provisioned(agent, actor=actor, reason="restarted")
         await self.ctx.audit(
             actor, "agent.restart", agent.id, AuditOutcome.OK, {"machine_id": machine_id}
         )
@@ -912,6 +908,16 @@ class FleetService:
             listed = {s.id: s for s in await fly.list_snapshots(volume_id)}
             snapshot = listed.get(snapshot.id, snapshot)
         return snapshot
+
+    async def _running_if_provisioned(self, agent: Agent, *, actor: str, reason: str) -> Agent:
+        """`running` after a start; an agent whose provisioning did not finish keeps its failed
+        status (its machine runs, but OpenClaw on it is not set up), until finished/repaired."""
+        current = await self.store.agents.get(agent.id)
+        if not current.provisioned:
+            return current
+        return await self.store.agents.set_status(
+            agent.id, AgentStatus.RUNNING, actor=actor, reason=reason
+        )
 
     def _machine_of(self, agent: Agent) -> str:
         if agent.machine_id is None:

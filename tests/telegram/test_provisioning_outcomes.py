@@ -1,0 +1,88 @@
+"""Provisioning outcomes as the admins see them: a failed one stays failed, links stay private.
+
+Issue 14: a provisioning that failed at its model step was promoted to `running` by the
+monitor's next sweep (the machine was `started`), /list claimed the configured model and a
+pairing was approved on a machine running OpenClaw's default model. And invite links were
+shown in the ops group, where whoever clicks first is linked.
+"""
+
+from __future__ import annotations
+
+from tg_harness import (
+    ADMIN,
+    AGENT_BOT_TOKEN,
+    AGENT_ID_RE,
+    BOT_USERNAME,
+    END_USER,
+    INVITE_RE,
+    OPS_CHAT,
+    BotFactory,
+    BotHarness,
+    until,
+)
+
+from storage.models import AgentStatus
+
+
+async def _failed_at_model(bot: BotHarness) -> str:
+    """/provision whose `models set` hangs until the exec times out; returns the agent id."""
+    await bot.fly_fault({"exec_hang": {"machine_id": "*", "match": "models set", "count": 1}})
+    sent = await bot.send(ADMIN, f"/secret acme/alice TELEGRAM_BOT_TOKEN={AGENT_BOT_TOKEN}")
+    await bot.reply_to(ADMIN["id"], sent, "Stored")
+    sent = await bot.send(ADMIN, "/provision tenant=acme user=alice model=openai/gpt-5.2")
+    failed = await bot.reply_to(ADMIN["id"], sent, "failed at step model", timeout=30)
+    found = AGENT_ID_RE.search(failed["text"]) or AGENT_ID_RE.search(
+        " ".join(m.get("text", "") for m in bot.bot_messages(OPS_CHAT))
+    )
+    assert found, failed["text"]
+    return found.group(0)
+
+
+async def test_a_provisioning_failed_at_the_model_step_stays_failed_after_monitor_sweeps(
+    bot_factory: BotFactory,
+) -> None:
+    bot = await bot_factory(FLYAGENTS_EXEC_TIMEOUT_SEC=2)
+    agent_id = await _failed_at_model(bot)
+    agent = await bot.agent(agent_id)
+    assert agent.status is AgentStatus.ERROR
+    machine = next(m for m in await _machines(bot) if m["id"] == agent.machine_id)
+    await until(lambda: _started(bot, machine["id"]), what="the machine to be started")
+
+    monitor = bot.runtime.monitor
+    assert monitor is not None
+    for _ in range(3):
+        await monitor.sweep()
+
+    assert (await bot.agent(agent_id)).status is AgentStatus.ERROR
+    sent = await bot.send(ADMIN, "/list")
+    listed = await bot.reply_to(ADMIN["id"], sent, agent_id)
+    line = next(row for row in listed["text"].split("\n") if agent_id in row)
+    assert "openai/gpt-5.2" not in line, line
+    assert "running" not in line, line
+
+    before = len(await bot.execs("pairing approve"))
+    code = await bot.pairing_code(str(agent.machine_id), END_USER["id"])
+    sent = await bot.send(ADMIN, f"/pair {agent_id} {code}")
+    refused = await bot.reply_to(ADMIN["id"], sent, lambda m: "⏳" not in m.get("text", ""))
+    refused = await until(
+        lambda: _settled(bot, ADMIN["id"], refused["message_id"]), what="the /pair answer"
+    )
+    assert "did not finish provisioning" in refused["text"], refused["text"]
+    assert len(await bot.execs("pairing approve")) == before
+
+
+def _settled(bot: BotHarness, chat_id: int, message_id: int) -> dict[str, object] | None:
+    message = bot.message(chat_id, message_id)
+    return None if "⏳" in message.get("text", "") else message
+
+
+async def _machines(bot: BotHarness) -> list[dict[str, object]]:
+    state = (await bot.fly_http.get("/_emulator/state")).json()
+    return [m for app in state["apps"] for m in app["machines"] if m["state"] != "destroyed"]
+
+
+async def _started(bot: BotHarness, machine_id: str) -> bool:
+    return any(m["id"] == machine_id and m["state"] == "started" for m in await _machines(bot))
+
+
+_ = (BOT_USERNAME, INVITE_RE)
