@@ -143,7 +143,11 @@ class Provisioner:
                 await progress.step("volume", StepState.RUNNING)
                 await journal.step_started(operation.id, "volume")
                 name = str(operation.params.get("volume_name"))
-                volume = await fly.create_volume(
+                # A crash may have lost the answer of an earlier create: its volume has this
+                # operation's name. Take it instead of leaving it orphaned next to a new one.
+                volume = await fly.find_volume_named(
+                    name, config.region
+                ) or await fly.create_volume(
                     name, config.region, ctx.defaults.volume_size_gb, encrypted=True
                 )
                 volume_id = volume.id
@@ -470,6 +474,7 @@ class Provisioner:
                 "snapshot_id": snapshot.id,
                 "old_machine_id": agent.machine_id,
                 "old_volume_id": agent.volume_id,
+                "volume_name": machine_spec.volume_name(agent.user_id),
             },
             agent_id=agent.id,
         )
@@ -493,11 +498,14 @@ class Provisioner:
             if new_volume_id is None:
                 await progress.step("volume", StepState.RUNNING, "restoring from snapshot")
                 await journal.step_started(operation.id, "volume")
-                volume = await fly.create_volume(
-                    machine_spec.volume_name(agent.user_id),
-                    agent.region or config.region,
-                    ctx.defaults.volume_size_gb,
-                    snapshot_id=snapshot.id,
+                # The name is the operation's (kept in its params), so a resume after a crash
+                # finds the volume an unanswered create made instead of making a second one.
+                name = _param_str(operation.params, "volume_name") or machine_spec.volume_name(
+                    agent.user_id
+                )
+                region = agent.region or config.region
+                volume = await fly.find_volume_named(name, region) or await fly.create_volume(
+                    name, region, ctx.defaults.volume_size_gb, snapshot_id=snapshot.id
                 )
                 new_volume_id = volume.id
                 await journal.step_done(operation.id, "volume", {"volume_id": new_volume_id})
