@@ -89,6 +89,26 @@ class ProvisionResult:
     model: str
 
 
+@dataclass(frozen=True)
+class ResumedProvision:
+    """A provisioning resumed after a restart, for whoever asked for it.
+
+    `report` is the opaque reference the caller gave when it started the provisioning (the
+    Telegram layer: which chat, message and admin to tell), kept in the journal so a process
+    that did not start it can still tell them; the fleet only stores and returns it.
+    `progress` shows each step; `result` is set when it finished, `error` when it failed.
+    """
+
+    agent_id: str
+    report: Mapping[str, JsonValue] | None
+    progress: Progress
+    result: ProvisionResult | None = None
+    error: FleetError | None = None
+
+
+OnResumed = Callable[[ResumedProvision], Awaitable[None]]
+
+
 def runtime_for(
     agent: Agent, config: EffectiveConfig, defaults_dev_mode: bool, startup: int
 ) -> AgentRuntime:

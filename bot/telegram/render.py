@@ -243,6 +243,21 @@ def invite(agent: Agent, link: str) -> str:
     return f"🔗 Invite for {code(agent.id)} ({esc(agent_label(agent))})\n{invite_lines(link)}"
 
 
+def invite_sent_privately(agent: Agent) -> str:
+    return (
+        f"🔗 The one-time invite for {code(agent.id)} was sent to you in our private chat "
+        "(never shown here: in a group whoever clicks a link first is linked)."
+    )
+
+
+def invite_not_delivered(agent: Agent, bot_username: str) -> str:
+    return (
+        f"⚠️ I could not send you the invite for {code(agent.id)} privately: Telegram lets me "
+        f"write to you only once you have started a chat with me. Open a private chat with "
+        f"@{esc(bot_username)}, press Start, then run /invite {code(agent.id)} there."
+    )
+
+
 def snapshot(record: Snapshot) -> str:
     return done(
         f"Snapshot {code(record.fly_snapshot_id or record.id)} of volume "

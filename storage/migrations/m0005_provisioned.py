@@ -1,10 +1,10 @@
-"""Schema version 4 (5 after merge): when an agent's provisioning finished (`agents.provisioned_at`).
+"""Schema version 4 (5 after merge): when an agent's provisioning finished.
 
-An agent whose provisioning failed after its machine was created keeps that machine for
-inspection; the machine may well be `started` although OpenClaw on it never got its model.
-Only an agent with `provisioned_at` set may be called running (the fleet monitor and the
-lifecycle commands check it). Existing agents count as provisioned unless the journal holds a
-provisioning of theirs that did not succeed.
+Column `agents.provisioned_at`. An agent whose provisioning failed after its machine was
+created keeps that machine for inspection; the machine may well be `started` although
+OpenClaw on it never got its model. Only an agent with `provisioned_at` set may be called
+running (the fleet monitor and the lifecycle commands check it). Existing agents count as
+provisioned unless the journal holds a provisioning of theirs that did not succeed.
 """
 
 from __future__ import annotations
