@@ -85,4 +85,73 @@ async def _started(bot: BotHarness, machine_id: str) -> bool:
     return any(m["id"] == machine_id and m["state"] == "started" for m in await _machines(bot))
 
 
-_ = (BOT_USERNAME, INVITE_RE)
+# --- invite links never in a group ---------------------------------------------------------
+
+LINK_MARK = "t.me/"
+
+
+def _links_in(bot: BotHarness, chat_id: int) -> list[str]:
+    return [
+        str(m.get("text"))
+        for m in bot.bot_messages(chat_id)
+        if LINK_MARK in str(m.get("text", "")) or INVITE_RE.search(str(m.get("text", "")))
+    ]
+
+
+async def _provision_in_ops(bot: BotHarness) -> tuple[str, dict[str, object]]:
+    sent = await bot.send(ADMIN, f"/secret acme/alice TELEGRAM_BOT_TOKEN={AGENT_BOT_TOKEN}")
+    await bot.reply_to(ADMIN["id"], sent, "Stored")
+    sent = await bot.send_in_ops(ADMIN, "/provision tenant=acme user=alice")
+    done = await bot.reply_to(OPS_CHAT, sent, "Provisioned", timeout=30)
+    found = AGENT_ID_RE.search(str(done["text"]))
+    assert found, done["text"]
+    return found.group(0), done
+
+
+async def test_provision_in_the_ops_group_sends_the_invite_link_to_the_admin_privately(
+    bot: BotHarness,
+) -> None:
+    agent_id, done = await _provision_in_ops(bot)
+
+    assert "sent to you in our private chat" in str(done["text"]), done["text"]
+    assert _links_in(bot, OPS_CHAT) == []
+    private = await until(lambda: _links_in(bot, ADMIN["id"]), what="the link in private")
+    assert len(private) == 1 and agent_id in private[0], private
+    token = INVITE_RE.search(private[0])
+    assert token is not None
+    assert not any(token.group(1) in str(m.get("text", "")) for m in bot.messages(OPS_CHAT)), (
+        "the token reached the group"
+    )
+
+
+async def test_invite_in_the_ops_group_sends_the_link_to_the_admin_privately(
+    bot: BotHarness,
+) -> None:
+    agent_id, _ = await _provision_in_ops(bot)
+    before = len(_links_in(bot, ADMIN["id"]))
+
+    sent = await bot.send_in_ops(ADMIN, f"/invite {agent_id}")
+
+    answer = await bot.reply_to(OPS_CHAT, sent, "private chat")
+    assert agent_id in str(answer["text"])
+    await until(lambda: len(_links_in(bot, ADMIN["id"])) == before + 1, what="a second link")
+    assert _links_in(bot, OPS_CHAT) == []
+
+
+async def test_invite_in_the_ops_group_when_telegram_refuses_the_private_chat_says_how(
+    bot: BotHarness,
+) -> None:
+    agent_id, _ = await _provision_in_ops(bot)
+    await bot.tg_fault({"blocked_user": {"chat_id": ADMIN["id"]}})
+    before = len(_links_in(bot, ADMIN["id"]))
+
+    sent = await bot.send_in_ops(ADMIN, f"/invite {agent_id}")
+
+    answer = await bot.reply_to(OPS_CHAT, sent, "could not send you the invite")
+    assert f"@{BOT_USERNAME}" in str(answer["text"])
+    assert f"/invite {agent_id}" in str(answer["text"])
+    assert _links_in(bot, OPS_CHAT) == []
+    assert len(_links_in(bot, ADMIN["id"])) == before
+    # The undelivered invite was withdrawn: only the one from /provision remains usable.
+    invites = await bot.store.invites.for_agent(agent_id)
+    assert sum(1 for i in invites if i.revoked_at is None and i.redeemed_at is None) == 1
