@@ -214,7 +214,10 @@ class Runtime:
     async def _resume(self) -> None:
         assert self.service is not None
         try:
-            resumed = await self.service.resume_unfinished()
+            telegram = self.telegram
+            resumed = await self.service.resume_unfinished(
+                on_resumed=telegram.report_resumed if telegram is not None else None
+            )
         except Exception:
             log.exception("resuming unfinished provisioning failed")
             return

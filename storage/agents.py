@@ -90,8 +90,9 @@ class AgentRepository:
                     """
                     INSERT INTO agents (
                         id, tenant_id, user_id, telegram_user_id, fly_app, region, image, model,
-                        memory_mb, allowed_skills, status, created_at, updated_at
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        memory_mb, allowed_skills, status, created_at, updated_at,
+                        provisioned_at
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     (
                         agent_id,
@@ -107,6 +108,9 @@ class AgentRepository:
                         status.value,
                         now,
                         now,
+                        # An agent recorded in any other status than `provisioning` was set up
+                        # elsewhere (imports, seeding): it counts as provisioned.
+                        None if status is AgentStatus.PROVISIONING else now,
                     ),
                 )
                 await self._append_history(transaction, agent_id, None, status, actor, "created")
@@ -168,7 +172,7 @@ class AgentRepository:
     async def live_glances(self) -> list[AgentGlance]:
         """Every live agent with a machine, as the fleet monitor needs it, oldest first."""
         rows = await self._db.fetch_all(
-            "SELECT id, tenant_id, fly_app, machine_id, status FROM agents "
+            "SELECT id, tenant_id, fly_app, machine_id, status, provisioned_at FROM agents "
             "WHERE deleted_at IS NULL AND machine_id IS NOT NULL ORDER BY created_at, id"
         )
         return [
@@ -178,6 +182,7 @@ class AgentRepository:
                 fly_app=row["fly_app"],
                 machine_id=row["machine_id"],
                 status=AgentStatus(row["status"]),
+                provisioned=row["provisioned_at"] is not None,
             )
             for row in rows
         ]
@@ -235,6 +240,30 @@ class AgentRepository:
                 target=agent_id,
                 outcome=AuditOutcome.OK,
                 detail={"fields": sorted(values)},
+                tx=transaction,
+            )
+            return _agent(row)
+
+    async def mark_provisioned(
+        self, agent_id: str, *, actor: str, tx: Transaction | None = None
+    ) -> Agent:
+        """Record that the agent's provisioning finished (or a repair completed it); only such
+        an agent may be called running. Keeps the first time it was recorded."""
+        now = to_db_time(self._clock())
+        async with self._db.transaction(tx) as transaction:
+            row = await transaction.fetch_one(
+                "UPDATE agents SET provisioned_at = COALESCE(provisioned_at, ?), updated_at = ? "
+                "WHERE id = ? AND status != ? RETURNING *",
+                (now, now, agent_id, AgentStatus.DELETED.value),
+            )
+            if row is None:
+                current = await self._require(transaction, agent_id)
+                raise StateTransitionError(f"agent {agent_id} is deleted", current)
+            await self._audit.record(
+                actor=actor,
+                action="agent.provisioned",
+                target=agent_id,
+                outcome=AuditOutcome.OK,
                 tx=transaction,
             )
             return _agent(row)
@@ -455,4 +484,5 @@ def _agent(row: Row) -> Agent:
         created_at=from_db_time(row["created_at"]),
         updated_at=from_db_time(row["updated_at"]),
         deleted_at=from_db_time_or_none(row["deleted_at"]),
+        provisioned_at=from_db_time_or_none(row["provisioned_at"]),
     )

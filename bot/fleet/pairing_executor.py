@@ -81,6 +81,16 @@ class RecoveryResult:
     message: str
 
 
+def unprovisioned_words(agent: Agent) -> str:
+    """Why an agent whose provisioning did not finish takes no pairing (nor counts as running)."""
+    why = f" ({agent.last_error})" if agent.last_error else ""
+    return (
+        f"Agent {agent.id} did not finish provisioning{why}, so nothing was run. Repair it "
+        f"first: /recreate {agent.id} from a snapshot, or /deprovision {agent.id} and "
+        "/provision again."
+    )
+
+
 def user_actor(telegram_user_id: int) -> str:
     return f"user:{telegram_user_id}"
 
@@ -178,6 +188,10 @@ class PairingExecutor:
                 _state_words(request),
             )
         agent = await ctx.store.agents.get(request.agent_id)
+        if not agent.provisioned:
+            # Its machine may run, but OpenClaw on it never got (all of) its setup, e.g. it
+            # still runs the default model: pairing a user to it would hide that.
+            return PairingResult(PairingOutcome.NOT_READY, request, unprovisioned_words(agent))
         fly, config = await ctx.fly_for(agent)
         health = await current_health(fly, request.machine_id)
         if not health.healthy:

@@ -89,6 +89,26 @@ class ProvisionResult:
     model: str
 
 
+@dataclass(frozen=True)
+class ResumedProvision:
+    """A provisioning resumed after a restart, for whoever asked for it.
+
+    `report` is the opaque reference the caller gave when it started the provisioning (the
+    Telegram layer: which chat, message and admin to tell), kept in the journal so a process
+    that did not start it can still tell them; the fleet only stores and returns it.
+    `progress` shows each step; `result` is set when it finished, `error` when it failed.
+    """
+
+    agent_id: str
+    report: Mapping[str, JsonValue] | None
+    progress: Progress
+    result: ProvisionResult | None = None
+    error: FleetError | None = None
+
+
+OnResumed = Callable[[ResumedProvision], Awaitable[None]]
+
+
 def runtime_for(
     agent: Agent, config: EffectiveConfig, defaults_dev_mode: bool, startup: int
 ) -> AgentRuntime:
@@ -143,7 +163,11 @@ class Provisioner:
                 await progress.step("volume", StepState.RUNNING)
                 await journal.step_started(operation.id, "volume")
                 name = str(operation.params.get("volume_name"))
-                volume = await fly.create_volume(
+                # A crash may have lost the answer of an earlier create: its volume has this
+                # operation's name. Take it instead of leaving it orphaned next to a new one.
+                volume = await fly.find_volume_named(
+                    name, config.region
+                ) or await fly.create_volume(
                     name, config.region, ctx.defaults.volume_size_gb, encrypted=True
                 )
                 volume_id = volume.id
@@ -183,6 +207,7 @@ class Provisioner:
             AgentChanges(model=config.model, last_error=None),
             actor=actor,
         )
+        await ctx.store.agents.mark_provisioned(agent.id, actor=actor)
         agent = await ctx.store.agents.set_status(
             agent.id, AgentStatus.RUNNING, actor=actor, reason="provisioned"
         )
@@ -469,6 +494,7 @@ class Provisioner:
                 "snapshot_id": snapshot.id,
                 "old_machine_id": agent.machine_id,
                 "old_volume_id": agent.volume_id,
+                "volume_name": machine_spec.volume_name(agent.user_id),
             },
             agent_id=agent.id,
         )
@@ -492,11 +518,14 @@ class Provisioner:
             if new_volume_id is None:
                 await progress.step("volume", StepState.RUNNING, "restoring from snapshot")
                 await journal.step_started(operation.id, "volume")
-                volume = await fly.create_volume(
-                    machine_spec.volume_name(agent.user_id),
-                    agent.region or config.region,
-                    ctx.defaults.volume_size_gb,
-                    snapshot_id=snapshot.id,
+                # The name is the operation's (kept in its params), so a resume after a crash
+                # finds the volume an unanswered create made instead of making a second one.
+                name = _param_str(operation.params, "volume_name") or machine_spec.volume_name(
+                    agent.user_id
+                )
+                region = agent.region or config.region
+                volume = await fly.find_volume_named(name, region) or await fly.create_volume(
+                    name, region, ctx.defaults.volume_size_gb, snapshot_id=snapshot.id
                 )
                 new_volume_id = volume.id
                 await journal.step_done(operation.id, "volume", {"volume_id": new_volume_id})
@@ -578,6 +607,9 @@ class Provisioner:
         await progress.step(
             "cleanup", StepState.DONE if not leftovers else StepState.FAILED, "; ".join(leftovers)
         )
+        # A recreate brings a whole new machine up (model set): it also repairs an agent whose
+        # provisioning had failed.
+        await ctx.store.agents.mark_provisioned(agent.id, actor=actor)
         agent = await ctx.store.agents.set_status(
             agent.id, AgentStatus.RUNNING, actor=actor, reason=f"recreated from {snapshot.id}"
         )

@@ -32,6 +32,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.fleet.provisioning import ResumedProvision
 from bot.fleet.service import FleetService
 from bot.telegram.admin_handlers import AdminCommands
 from bot.telegram.aiohttp_request import AiohttpRequest
@@ -98,7 +99,13 @@ class TelegramLayer:
     worker: AlertWorker
     webhook: WebhookConfig | None = None
     requests: tuple[AiohttpRequest, ...] = ()
+    admin: AdminCommands | None = None
     _webhook_server: WebhookServer | None = field(default=None, init=False)
+
+    async def report_resumed(self, resumed: ResumedProvision) -> None:
+        """Tell the admin who asked how a provisioning resumed after a restart ended."""
+        if self.admin is not None:
+            await self.admin.report_resumed(resumed)
 
     async def start(self) -> None:
         app = self.application
@@ -283,4 +290,4 @@ def build_telegram(
         first=options.housekeeping_interval_s,
         name="housekeeping",
     )
-    return TelegramLayer(application, deps, AlertWorker(deps), webhook, requests)
+    return TelegramLayer(application, deps, AlertWorker(deps), webhook, requests, admin)

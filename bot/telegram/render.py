@@ -112,7 +112,10 @@ def agent_line(agent: Agent) -> str:
     parts = [code(agent.id), esc(agent_label(agent)), esc(agent.status.value)]
     if agent.region:
         parts.append(esc(agent.region))
-    if agent.model:
+    if not agent.provisioned:
+        # Its configured model was never confirmed on the machine: do not claim it.
+        parts.append("<i>provisioning not finished</i>")
+    elif agent.model:
         parts.append(esc(agent.model))
     if agent.telegram_user_id is None:
         parts.append("<i>not linked</i>")
@@ -145,7 +148,8 @@ def agent_view(view: AgentView, requests: Sequence[PairingRequest]) -> str:
         lines.append("Machine: none")
     if agent.volume_id:
         lines.append(f"Volume: {code(agent.volume_id)}")
-    lines.append(f"Region: {esc(agent.region or '—')} · Model: {code(agent.model or '—')}")
+    model = code(agent.model or "—") if agent.provisioned else "not set (provisioning not finished)"
+    lines.append(f"Region: {esc(agent.region or '—')} · Model: {model}")
     lines.append(f"Skills: {esc(', '.join(agent.allowed_skills) or '—', 1000)}")
     linked = (
         f"Telegram user {agent.telegram_user_id}"
@@ -237,6 +241,21 @@ def invite_lines(link: str) -> str:
 
 def invite(agent: Agent, link: str) -> str:
     return f"🔗 Invite for {code(agent.id)} ({esc(agent_label(agent))})\n{invite_lines(link)}"
+
+
+def invite_sent_privately(agent: Agent) -> str:
+    return (
+        f"🔗 The one-time invite for {code(agent.id)} was sent to you in our private chat "
+        "(never shown here: in a group whoever clicks a link first is linked)."
+    )
+
+
+def invite_not_delivered(agent: Agent, bot_username: str) -> str:
+    return (
+        f"⚠️ I could not send you the invite for {code(agent.id)} privately: Telegram lets me "
+        f"write to you only once you have started a chat with me. Open a private chat with "
+        f"@{esc(bot_username)}, press Start, then run /invite {code(agent.id)} there."
+    )
 
 
 def snapshot(record: Snapshot) -> str:

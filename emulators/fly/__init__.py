@@ -143,6 +143,8 @@ Control API (no auth, JSON; not recorded)
   ``[{"seq", "method", "path", "query": {name: [values]}, "headers" (lower-case,
   no authorization), "token" (first 4 chars + "…"), "request_body",
   "status", "response_body" (null when empty), "response_headers"}]``
+- ``GET /_emulator/requests/in-flight`` -> the API requests received and not answered yet
+  (e.g. held by a latency fault): ``[{"id", "method", "path"}]``
 - ``POST /_emulator/machines/{id}/pairing-codes`` ``{"sender_id"?: N, "first_name"?,
   "username"?}`` -> ``{"code", "sender_id", "created"}``; the same pending sender
   gets the same code (``created: false``); a 4th pending sender or an approved

@@ -68,6 +68,7 @@ class ControlApi:
         router.add_get("/_emulator/state", self.get_state)
         router.add_get("/_emulator/exec", self.get_exec)
         router.add_get("/_emulator/requests", self.get_requests)
+        router.add_get("/_emulator/requests/in-flight", self.get_in_flight)
         router.add_post("/_emulator/machines/{machine_id}/pairing-codes", self.pairing_code)
         router.add_get("/_emulator/faults", self.get_faults)
         router.add_post("/_emulator/faults", self.post_faults)
@@ -95,6 +96,9 @@ class ControlApi:
         except ValueError:
             return _error(400, f"invalid since {raw!r}")
         return _json(self.recorder.since(since))
+
+    async def get_in_flight(self, request: web.Request) -> web.Response:
+        return _json(list(self.recorder.in_flight.values()))
 
     async def pairing_code(self, request: web.Request) -> web.Response:
         body = await _body(request) or {}

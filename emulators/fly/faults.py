@@ -16,7 +16,8 @@ every rule and resets every gateway mode. Rule shapes (exact JSON):
   handling. A rule may carry both `latency_s` and `status`. Identity: route + "latency".
 - `{"exec_hang": {"machine_id": "…", "match": "pairing approve", "count"?: N}}` — execs on
   that machine whose argv (joined by spaces) contains `match` hang until the
-  machine is stopped or restarted. Identity: machine_id + match.
+  machine is stopped or restarted. Identity: machine_id + match. Machine id `"*"` matches
+  every machine (also one created later, e.g. during a provisioning).
 - `{"exec_slow": {"machine_id": "…", "match": "…", "seconds": 5, "count"?: N}}` — such
   execs take `seconds` longer (so a client's exec timeout fires while the command
   still completes inside the machine). Identity: machine_id + match.
@@ -302,7 +303,7 @@ class FaultBook:
         hangs = False
         extra = 0.0
         for rule in self.exec_rules:
-            if rule.machine_id != machine_id or rule.match not in command_text:
+            if rule.machine_id not in (machine_id, "*") or rule.match not in command_text:
                 continue
             if rule.remaining is not None:
                 if rule.remaining <= 0:

@@ -124,6 +124,15 @@ class ApiPipeline:
 
     async def _serve(self, request: web.Request, route: RouteSpec | None) -> web.StreamResponse:
         request_id = ids.request_id()
+        self.recorder.arrived(request_id, request.method, request.path)
+        try:
+            return await self._serve_recorded(request, route, request_id)
+        finally:
+            self.recorder.left(request_id)
+
+    async def _serve_recorded(
+        self, request: web.Request, route: RouteSpec | None, request_id: str
+    ) -> web.StreamResponse:
         raw = await request.read()
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = _query(request)
