@@ -30,6 +30,7 @@ from storage.keyring import VaultKeyring
 from storage.migrations import MIGRATIONS, current_version, migrate
 from storage.outbox import AlertOutbox
 from storage.pairing import PairingLedger
+from storage.secret_questions import SecretQuestions
 from storage.snapshots import SnapshotRepository
 from storage.tenants import TenantRepository
 from storage.vault import SecretsVault
@@ -52,6 +53,7 @@ class Store:
         self.pairing = PairingLedger(database, clock, self.outbox, self.audit)
         self.journal = OperationsJournal(database, clock)
         self.tenants = TenantRepository(database, clock, self.audit)
+        self.secret_questions = SecretQuestions(database, clock)
 
     @classmethod
     async def open(

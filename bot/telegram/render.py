@@ -262,6 +262,18 @@ def secrets_stored(label: str, names: Iterable[str]) -> str:
     return done(f"Stored {listed} for {esc(label)}. The message with the value was deleted.")
 
 
+def secret_question_expired(*, deleted: bool) -> str:
+    gone = (
+        "I deleted your message"
+        if deleted
+        else "I could not delete your message, so please delete it yourself"
+    )
+    return (
+        f"{gone}: it answered my question for a secret, which had expired, so the value was "
+        "not stored. Run /secret again to store it."
+    )
+
+
 # --- tenants ------------------------------------------------------------------------------------
 
 
