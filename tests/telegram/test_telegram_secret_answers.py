@@ -32,9 +32,7 @@ async def _ask_for_a_secret(bot: BotHarness, agent_id: str) -> int:
 
 
 async def _assert_deleted_and_not_stored(bot: BotHarness, agent_id: str, answer: int) -> None:
-    await until(
-        lambda: bot.message(ADMIN["id"], answer)["deleted"], 10, "the answer to be deleted"
-    )
+    await until(lambda: bot.message(ADMIN["id"], answer)["deleted"], 10, "the answer to be deleted")
     told = await bot.reply_to(ADMIN["id"], answer, "expired")
     assert "not stored" in told["text"] and "/secret" in told["text"]
     service = bot.runtime.service

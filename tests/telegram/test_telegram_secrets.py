@@ -90,7 +90,6 @@ async def test_secrets_listing_shows_names_and_fingerprints_only(bot: BotHarness
     assert AGENT_BOT_TOKEN.split(":")[1][:10] not in listing["text"]
 
 
-
 # NUL, the bidi embeddings/overrides/isolates and the zero-width characters.
 HIDDEN_CHARACTERS = "\x00\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069" + (
     "\u200b\u200c\u200d\u2060\ufeff"
