@@ -86,7 +86,14 @@ class Store:
         except BaseException:
             await database.close()
             raise
-        return cls(database, clock, keyring)
+        store = cls(database, clock, keyring)
+        try:
+            # Every stored value is known to the redaction registry before anything is sent.
+            await store.secrets.remember_stored()
+        except BaseException:
+            await database.close()
+            raise
+        return store
 
     @asynccontextmanager
     async def transaction(self, within: Transaction | None = None) -> AsyncIterator[Transaction]:
