@@ -33,6 +33,13 @@ _TRUSTED_ROOTS = ssl.create_default_context(cafile=certifi.where())
 _TOKEN_IN_URL = re.compile(r"/bot[^/\s'\"]+")
 
 
+class NotSent(NetworkError):
+    """The request never reached Telegram (no connection could be had or opened), so Telegram
+    cannot have carried it out: resending it cannot make a duplicate. Any other failure after
+    the request went out (`TimedOut` waiting for the answer, a dropped connection) leaves the
+    outcome unknown."""
+
+
 class AiohttpRequest(BaseRequest):
     """One aiohttp session holding at most `connection_pool_size` connections.
 
@@ -130,8 +137,15 @@ class AiohttpRequest(BaseRequest):
                 allow_redirects=False,
             ) as response:
                 return response.status, await response.read()
+        except aiohttp.ConnectionTimeoutError as error:
+            # Waiting for a pooled connection or opening one: nothing was sent yet.
+            raise NotSent(f"not sent: aiohttp.{type(error).__name__}") from error
         except TimeoutError as error:
             raise TimedOut from error
+        except aiohttp.ClientConnectorError as error:
+            raise NotSent(
+                f"not sent: aiohttp.{type(error).__name__}: {_without_token(str(error))}"
+            ) from error
         except aiohttp.ClientError as error:
             # The class name helps when the message is empty; some messages quote the URL,
             # which carries the bot token.

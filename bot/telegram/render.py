@@ -409,6 +409,12 @@ def stuck_card(request: PairingRequest, agent: Agent | None) -> str:
 # --- alerts -------------------------------------------------------------------------------------
 
 
+# Added to an alert message sent again after Telegram's answer to the first send was lost.
+RESENT_NOTE = (
+    "\n<i>↻ Sent again: Telegram did not confirm an earlier copy, so this may be a duplicate.</i>"
+)
+
+
 def alert(item: Alert) -> str:
     times = f" ×{item.occurrences}" if item.occurrences > 1 else ""
     return (
