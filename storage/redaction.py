@@ -85,16 +85,20 @@ class KnownSecrets:
     Such values are not secrets worth the name (every real key and token is far longer); the
     vault still encrypts them and no code of ours ever writes one out.
 
-    Matching is one compiled alternation of the escaped values, longest first (so a value that
-    contains another is replaced whole); it is rebuilt lazily after a change. The registry only
-    grows: a value removed from the vault may still sit in texts written earlier.
+    Matching looks each position of a text up by its first `MIN_CHARS` characters in an index
+    of the values, longest value first (so a value that contains another is replaced whole):
+    the cost grows with the text's length, not with the number of values, so a fleet of
+    thousands of agents' secrets costs every log line and database write the same as a few.
+    The registry only grows: a value removed from the vault may still sit in texts written
+    earlier.
     """
 
     MIN_CHARS = 6
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        # First MIN_CHARS characters → the values that start so, longest first.
+        self._index: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
     def add(self, *values: str | SecretStr | None) -> None:
@@ -115,9 +119,13 @@ class KnownSecrets:
             }
             fresh.update(shape for shape in shapes if len(shape) >= self.MIN_CHARS)
         with self._lock:
-            if fresh - self._values:
-                self._values |= fresh
-                self._pattern = None
+            for shape in fresh - self._values:
+                self._values.add(shape)
+                head = shape[: self.MIN_CHARS]
+                # A new tuple replaces the old one whole: a reader never sees it half-built.
+                self._index[head] = tuple(
+                    sorted((*self._index.get(head, ()), shape), key=len, reverse=True)
+                )
 
     def update(self, values: Iterable[str | SecretStr | None]) -> None:
         self.add(*values)
@@ -125,28 +133,36 @@ class KnownSecrets:
     def __len__(self) -> int:
         return len(self._values)
 
-    def _compiled(self) -> re.Pattern[str] | None:
-        pattern = self._pattern
-        if pattern is not None or not self._values:
-            return pattern
-        with self._lock:
-            if self._pattern is None and self._values:
-                ordered = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(value) for value in ordered))
-            return self._pattern
-
     def redact(self, text: str) -> str:
         """`text` with every known value replaced by the redaction marker."""
-        pattern = self._compiled()
-        if pattern is None or not text:
+        index = self._index
+        size = self.MIN_CHARS
+        if not index or len(text) < size:
             return text
-        return pattern.sub(REDACTED, text)
+        parts: list[str] = []
+        position = kept = 0
+        last = len(text) - size
+        while position <= last:
+            candidates = index.get(text[position : position + size])
+            if candidates is not None:
+                found = next((v for v in candidates if text.startswith(v, position)), None)
+                if found is not None:
+                    parts.append(text[kept:position])
+                    parts.append(REDACTED)
+                    position += len(found)
+                    kept = position
+                    continue
+            position += 1
+        if not parts:
+            return text
+        parts.append(text[kept:])
+        return "".join(parts)
 
     def forget_all(self) -> None:
         """For tests that need a fresh process's registry."""
         with self._lock:
             self._values.clear()
-            self._pattern = None
+            self._index = {}
 
 
 KNOWN_SECRETS = KnownSecrets()
