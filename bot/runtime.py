@@ -18,6 +18,8 @@ import signal
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 from bot.fleet.defaults import FleetDefaults, FleetTimings
 from bot.fleet.fly_pool import FlyPool
 from bot.fleet.monitor import Monitor
@@ -30,6 +32,7 @@ from flyclient import RateLimits, RetryPolicy
 from storage import Store, VaultKeyring
 from storage.clock import Clock, utc_now
 from storage.errors import VaultKeyError
+from storage.redaction import KNOWN_SECRETS, install_log_redaction, redact_known
 
 log = logging.getLogger("bot.runtime")
 
@@ -115,8 +118,18 @@ class JsonLogFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            # exc_text is the traceback already cut of known secrets by the record factory.
+            entry["exception"] = record.exc_text or redact_known(
+                self.formatException(record.exc_info)
+            )
         return json.dumps(entry)
+
+
+def remember_settings_secrets(settings: Settings) -> None:
+    """Make every secret setting known to the redaction registry, and cut known secrets out
+    of every log record from now on (the vault adds its values when the store opens)."""
+    install_log_redaction()
+    KNOWN_SECRETS.update(value for value in vars(settings).values() if isinstance(value, SecretStr))
 
 
 def configure_logging(settings: Settings) -> None:
@@ -127,6 +140,7 @@ def configure_logging(settings: Settings) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    install_log_redaction()
     root.setLevel(settings.log_level.upper())
 
 
@@ -164,6 +178,7 @@ class Runtime:
 
     async def _start(self) -> None:
         settings = self.settings
+        remember_settings_secrets(settings)
         if settings.telegram_token is None or settings.ops_chat_id is None:
             raise SettingsError(["FLYAGENTS_TELEGRAM_TOKEN and FLYAGENTS_OPS_CHAT_ID are required"])
         settings.db_path.parent.mkdir(parents=True, exist_ok=True)

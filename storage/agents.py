@@ -31,6 +31,7 @@ from storage.models import (
     AgentStatusChange,
     AuditOutcome,
 )
+from storage.redaction import redact_text
 
 # Columns `AgentChanges` may write, in a fixed order; SQL is only ever built from these names.
 _CHANGEABLE_COLUMNS = (
@@ -202,6 +203,8 @@ class AgentRepository:
                 value = getattr(changes, column)
                 if column == "allowed_skills" and value is not None:
                     value = json.dumps(list(value))
+                if column == "last_error" and value is not None:
+                    value = redact_text(value)
                 values[column] = value
         if "allowed_skills" in values and values["allowed_skills"] is None:
             raise ValueError("allowed_skills cannot be cleared; pass an empty tuple")

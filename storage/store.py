@@ -30,6 +30,7 @@ from storage.keyring import VaultKeyring
 from storage.migrations import MIGRATIONS, current_version, migrate
 from storage.outbox import AlertOutbox
 from storage.pairing import PairingLedger
+from storage.secret_questions import SecretQuestions
 from storage.snapshots import SnapshotRepository
 from storage.tenants import TenantRepository
 from storage.vault import SecretsVault
@@ -52,6 +53,7 @@ class Store:
         self.pairing = PairingLedger(database, clock, self.outbox, self.audit)
         self.journal = OperationsJournal(database, clock)
         self.tenants = TenantRepository(database, clock, self.audit)
+        self.secret_questions = SecretQuestions(database, clock)
 
     @classmethod
     async def open(
@@ -84,7 +86,14 @@ class Store:
         except BaseException:
             await database.close()
             raise
-        return cls(database, clock, keyring)
+        store = cls(database, clock, keyring)
+        try:
+            # Every stored value is known to the redaction registry before anything is sent.
+            await store.secrets.remember_stored()
+        except BaseException:
+            await database.close()
+            raise
+        return store
 
     @asynccontextmanager
     async def transaction(self, within: Transaction | None = None) -> AsyncIterator[Transaction]:

@@ -59,6 +59,7 @@ from storage.models import (
     OperationStatus,
     SnapshotStatus,
 )
+from storage.redaction import redact_known
 
 # The steps that bring a new machine up, in order. Recreate re-sets the model (the snapshot's
 # config may predate a /model change); the owner policy is checked before the new machine's
@@ -713,7 +714,9 @@ def _did_not_answer(label: str, machine_id: str) -> OperationFailed:
 
 def _short(error: BaseException) -> str:
     text = getattr(error, "message", None) or str(error) or type(error).__name__
-    return str(text)[:400]
+    # Cut known secrets before shortening: a cut through a value would hide it from the
+    # registry's match further down.
+    return redact_known(str(text))[:400]
 
 
 def _json_list(items: list[str]) -> list[JsonValue]:

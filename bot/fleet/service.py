@@ -140,6 +140,11 @@ def _clean_agent_secrets(
         if not value:
             problems.append(f"{name}: is empty")
             continue
+        try:
+            value = validation.secret_value(name, value)
+        except validation.InvalidInput as error:
+            problems.append(str(error))
+            continue
         if name == "TELEGRAM_BOT_TOKEN":
             try:
                 validation.telegram_bot_token(value)

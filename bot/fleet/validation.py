@@ -205,6 +205,31 @@ def secret_name(raw: str) -> str:
     return value
 
 
+MAX_SECRET_VALUE_CHARS = 4096
+
+
+def secret_value(name: str, raw: str) -> str:
+    """A secret's value: one line of visible characters, no spaces; the stripped text.
+
+    `isprintable()` is False for every control (NUL…), format (bidi overrides U+202A-U+202E and
+    U+2066-U+2069, zero-width U+200B-U+200D, U+2060, U+FEFF) and separator character: a value
+    holding one was almost surely pasted with junk, and would differ invisibly from what the
+    admin sees. The message names the setting, never the value.
+    """
+    value = raw.strip()
+    if not value:
+        raise InvalidInput(f"{name} needs a value.")
+    if len(value) > MAX_SECRET_VALUE_CHARS:
+        raise InvalidInput(f"{name} is longer than {MAX_SECRET_VALUE_CHARS} characters.")
+    if not value.isprintable() or any(char.isspace() for char in value):
+        raise InvalidInput(
+            f"{name} must be a single line of visible characters: no spaces, control, "
+            "direction-changing (bidi) or zero-width characters. Copy the value again from "
+            "its source."
+        )
+    return value
+
+
 def telegram_bot_token(raw: str) -> str:
     value = raw.strip()
     if not value.isascii() or not TELEGRAM_BOT_TOKEN_RE.fullmatch(value):

@@ -176,7 +176,10 @@ def bot_api_requests(options: BotOptions) -> tuple[AiohttpRequest, AiohttpReques
     """(Bot API calls, long polling): what PTB sends its requests through."""
     # At most one call per update handled at once, plus a few for the alert worker, the menus
     # and progress edits; the bound keeps a burst from opening hundreds of connections.
-    calls = AiohttpRequest(options.concurrent_updates + SPARE_CONNECTIONS)
+    calls = AiohttpRequest(
+        options.concurrent_updates + SPARE_CONNECTIONS,
+        read_timeout=options.bot_api_read_timeout_s,
+    )
     # Long polling is one request at a time.
     return calls, AiohttpRequest(1)
 

@@ -281,6 +281,18 @@ def secrets_stored(label: str, names: Iterable[str]) -> str:
     return done(f"Stored {listed} for {esc(label)}. The message with the value was deleted.")
 
 
+def secret_question_expired(*, deleted: bool) -> str:
+    gone = (
+        "I deleted your message"
+        if deleted
+        else "I could not delete your message, so please delete it yourself"
+    )
+    return (
+        f"{gone}: it answered my question for a secret, which had expired, so the value was "
+        "not stored. Run /secret again to store it."
+    )
+
+
 # --- tenants ------------------------------------------------------------------------------------
 
 
@@ -414,6 +426,12 @@ def stuck_card(request: PairingRequest, agent: Agent | None) -> str:
 
 
 # --- alerts -------------------------------------------------------------------------------------
+
+
+# Added to an alert message sent again after Telegram's answer to the first send was lost.
+RESENT_NOTE = (
+    "\n<i>↻ Sent again: Telegram did not confirm an earlier copy, so this may be a duplicate.</i>"
+)
 
 
 def alert(item: Alert) -> str:

@@ -11,7 +11,10 @@ every rule and resets every gateway mode. Rule shapes (exact JSON):
   `rate` is the probability a match fires (default 1.0); `count` limits the rule
   to its next N firings; `mode: "after"` lets the operation take effect and then
   answers the error (an ambiguous failure); `retry_after` adds a `Retry-After`
-  header; `body` replaces the default `{"error": "…"}`. Identity: route + "status".
+  header; `body` replaces the default `{"error": "…"}`; `echo_env: "NAME"` makes the body
+  quote the value the request gave NAME (in `config.env` of a machine create/update, or in
+  `values` of a secrets update), as Fly's config validation does:
+  `{"error": "invalid config: env.NAME: value … is not allowed"}`. Identity: route + "status".
 - Latency: `{"route": {...}, "latency_s": 0.2, "rate"?, "count"?}` — sleeps before
   handling. A rule may carry both `latency_s` and `status`. Identity: route + "latency".
 - `{"exec_hang": {"machine_id": "…", "match": "pairing approve", "count"?: N}}` — execs on
@@ -55,6 +58,7 @@ class HttpFault:
     mode: FaultMode
     retry_after: int | None
     body: Any
+    echo_env: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method != method:
@@ -74,6 +78,7 @@ class HttpFault:
             "mode": self.mode,
             "retry_after": self.retry_after,
             "body": self.body,
+            "echo_env": self.echo_env,
         }
 
 
@@ -122,6 +127,20 @@ def default_error_body(status: int) -> dict[str, str]:
     except ValueError:
         phrase = "error"
     return {"error": phrase}
+
+
+def _env_value(request_body: Any, name: str) -> str | None:
+    """The value a request gave env variable NAME: machine config env, or a secrets update."""
+    if not isinstance(request_body, dict):
+        return None
+    config = request_body.get("config")
+    for holder in (
+        config.get("env") if isinstance(config, dict) else None,
+        request_body.get("values"),
+    ):
+        if isinstance(holder, dict) and isinstance(holder.get(name), str):
+            return str(holder[name])
+    return None
 
 
 def _number(raw: dict[str, Any], name: str, default: float) -> float:
@@ -249,6 +268,9 @@ class FaultBook:
             isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0
         ):
             raise ValueError("retry_after must be an integer number of seconds")
+        echo_env = rule.get("echo_env")
+        if echo_env is not None and not isinstance(echo_env, str):
+            raise ValueError("echo_env must be the name of an env variable")
         rate = _number(rule, "rate", 1.0)
         if rate > 1.0:
             raise ValueError("rate is a probability between 0 and 1")
@@ -262,6 +284,7 @@ class FaultBook:
             mode=cast(FaultMode, mode),
             retry_after=retry_after,
             body=rule.get("body"),
+            echo_env=echo_env,
         )
 
     def _fires(self, fault: HttpFault) -> bool:
@@ -281,7 +304,7 @@ class FaultBook:
         self._drop_spent()
         return total
 
-    def error_for(self, method: str, path: str) -> HttpFaultHit | None:
+    def error_for(self, method: str, path: str, request_body: Any = None) -> HttpFaultHit | None:
         for fault in self.http:
             if fault.status is None or not fault.matches(method, path):
                 continue
@@ -292,6 +315,13 @@ class FaultBook:
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
             body = fault.body if fault.body is not None else default_error_body(fault.status)
+            if fault.echo_env is not None:
+                quoted = _env_value(request_body, fault.echo_env)
+                if quoted is not None:
+                    body = {
+                        "error": f"invalid config: env.{fault.echo_env}: value {quoted} "
+                        "is not allowed"
+                    }
             return HttpFaultHit(fault.status, fault.mode, body, headers)
         return None
 

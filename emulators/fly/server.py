@@ -194,7 +194,7 @@ class ApiPipeline:
         latency = faults.latency_for(request.method, request.path)
         if latency > 0:
             await asyncio.sleep(latency)
-        hit = faults.error_for(request.method, request.path)
+        hit = faults.error_for(request.method, request.path, body)
         if hit is not None and hit.mode == "before":
             return Answer(status=hit.status, body=hit.body, headers=dict(hit.headers))
         if route.action is not None:

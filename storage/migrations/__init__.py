@@ -10,7 +10,8 @@ from storage.migrations import (
     m0001_core,
     m0002_tenant_profiles,
     m0003_staged_secrets,
-    m0005_provisioned,
+    m0004_provisioned,
+    m0005_secret_questions,
 )
 from storage.migrations.runner import Migration, check_sequence, current_version, migrate
 
@@ -18,7 +19,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     m0001_core.MIGRATION,
     m0002_tenant_profiles.MIGRATION,
     m0003_staged_secrets.MIGRATION,
-    m0005_provisioned.MIGRATION,
+    m0004_provisioned.MIGRATION,
+    m0005_secret_questions.MIGRATION,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -1,4 +1,4 @@
-"""Schema version 4 (5 after merge): when an agent's provisioning finished.
+"""Schema version 4: when an agent's provisioning finished.
 
 Column `agents.provisioned_at`. An agent whose provisioning failed after its machine was
 created keeps that machine for inspection; the machine may well be `started` although
@@ -12,7 +12,7 @@ from __future__ import annotations
 from storage.migrations.runner import Migration
 
 MIGRATION = Migration(
-    version=4,  # the lead renumbers at merge (file named m0005 as asked)
+    version=4,
     name="agents remember when their provisioning finished",
     statements=(
         "ALTER TABLE agents ADD COLUMN provisioned_at TEXT",
