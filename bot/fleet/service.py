@@ -824,6 +824,14 @@ class FleetService:
     async def reject_pairing_request(self, request_id: str, *, actor: str) -> None:
         await self.store.pairing.reject(request_id, admin=actor)
 
+    # --- end users ----------------------------------------------------------------------------
+
+    async def unlink_telegram_user(self, ref: str, *, actor: str) -> tuple[Agent, int | None]:
+        """Release the agent from its end user (so an invite can link someone else); answers
+        the agent and the Telegram user who was linked (None when nobody was)."""
+        agent = await self.find_agent(ref)
+        return await self.store.agents.unlink_telegram_user(agent.id, actor=actor)
+
     # --- model --------------------------------------------------------------------------------
 
     async def set_model(self, ref: str, model: str, *, actor: str) -> str:

@@ -84,6 +84,7 @@ class AdminCommands:
             "pair": self._pair,
             "pending": self._pending,
             "invite": self._invite,
+            "unlink": self._unlink,
             "audit": self._audit,
             "help": self._help,
         }
@@ -387,6 +388,16 @@ class AdminCommands:
     async def _invite(self, call: Call, values: dict[str, str]) -> None:
         agent = await self._agent(values["agent"])
         await self._reply(call, render.invite(agent, await self._new_invite(agent, call)))
+
+    async def _unlink(self, call: Call, values: dict[str, str]) -> None:
+        agent, previous = await self._deps.service.unlink_telegram_user(
+            values["agent"], actor=call.actor
+        )
+        await self._reply(call, render.unlinked(agent, previous))
+        if previous is not None:
+            # The released user is told: access to their agent never changes behind their back.
+            with contextlib.suppress(TelegramError):
+                await self._deps.messenger.send(previous, render.unlinked_user(agent))
 
     # --- secrets ------------------------------------------------------------------------------
 
