@@ -418,6 +418,27 @@ class AgentRepository:
             )
             return await self._require(transaction, agent_id)
 
+    async def unlink_telegram_user(
+        self, agent_id: str, *, actor: str, tx: Transaction | None = None
+    ) -> tuple[Agent, int | None]:
+        """Remove the agent's linked Telegram user; answers the agent and who was linked."""
+        async with self._db.transaction(tx) as transaction:
+            current = await self._require(transaction, agent_id)
+            previous = current.telegram_user_id
+            await transaction.execute(
+                "UPDATE agents SET telegram_user_id = NULL, updated_at = ? WHERE id = ?",
+                (to_db_time(self._clock()), agent_id),
+            )
+            await self._audit.record(
+                actor=actor,
+                action="agent.unlink_telegram_user",
+                target=agent_id,
+                outcome=AuditOutcome.OK,
+                detail={"telegram_user_id": previous},
+                tx=transaction,
+            )
+            return await self._require(transaction, agent_id), previous
+
     async def status_history(self, agent_id: str) -> list[AgentStatusChange]:
         """Oldest first."""
         rows = await self._db.fetch_all(

@@ -197,6 +197,8 @@ class InviteRefusal(StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     AGENT_GONE = "agent_gone"
+    # The agent is linked to another Telegram user: an invite never swaps them silently.
+    AGENT_TAKEN = "agent_taken"
 
 
 # --- pairing ------------------------------------------------------------------------------------

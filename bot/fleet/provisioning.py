@@ -575,7 +575,10 @@ class Provisioner:
             )
             await ctx.audit(actor, "agent.recreate", agent.id, AuditOutcome.FAILED, {"step": step})
             raise OperationFailed(
-                f"Recreate failed at step {step}: {_short(error)} The old machine was kept."
+                f"Recreate failed at step {step}: {_short(error)} The old machine was kept; "
+                f"rolled back: {', '.join(rolled_back) or 'nothing'}.",
+                # The journal keys a recreate by its snapshot: a retry needs a new one.
+                cleanup=(f"/snapshot {agent.id}, then /recreate {agent.id} to try again",),
             ) from error
 
         old_machine_id = _param_str(operation.params, "old_machine_id")

@@ -38,6 +38,7 @@ from bot.fleet.errors import (
     ModelMismatch,
     OperationFailed,
 )
+from bot.fleet.fly_boundary import fly_errors_become_fleet_errors
 from bot.fleet.fly_pool import FlyPool
 from bot.fleet.gateway import GatewayHealth, current_health, wait_until_ready
 from bot.fleet.pairing_executor import PairingExecutor, PairingResult, RecoveryResult
@@ -155,6 +156,7 @@ def _clean_agent_secrets(
     return cleaned, problems
 
 
+@fly_errors_become_fleet_errors
 class FleetService:
     def __init__(self, store: Store, pool: FlyPool, defaults: FleetDefaults) -> None:
         self.ctx = FleetContext(store=store, pool=pool, defaults=defaults)
@@ -743,13 +745,13 @@ class FleetService:
         )
         if agent.machine_id:
             fly, _ = await self.ctx.fly_for(agent)
-            machine = await fly.get_machine(agent.machine_id)
-            if machine.config is None:
-                raise OperationFailed(f"Machine {agent.machine_id} has no config to update.")
-            config = machine.config.model_copy(deep=True)
-            config.env["ALLOWED_SKILLS_JSON"] = json.dumps(list(cleaned), separators=(",", ":"))
-            since = datetime.now(UTC)
             try:
+                machine = await fly.get_machine(agent.machine_id)
+                if machine.config is None:
+                    raise OperationFailed(f"Machine {agent.machine_id} has no config to update.")
+                config = machine.config.model_copy(deep=True)
+                config.env["ALLOWED_SKILLS_JSON"] = json.dumps(list(cleaned), separators=(",", ":"))
+                since = datetime.now(UTC)
                 await fly.update_machine(
                     agent.machine_id, config, current_version=machine.instance_id
                 )
@@ -765,12 +767,20 @@ class FleetService:
                         since=since,
                     )
             except FlyError as error:
+                # The new skills are already recorded: say so, and keep it as the agent's error.
+                failed = OperationFailed(
+                    f"The skills of {agent.id} are recorded, but updating machine "
+                    f"{agent.machine_id} failed ({error}): it may still run with its previous "
+                    "skills.",
+                    cleanup=(f"send the same /skills {agent.id} again once Fly answers",),
+                )
+                await self.store.agents.update(
+                    agent.id, AgentChanges(last_error=failed.message[:400]), actor=actor
+                )
                 await self.ctx.audit(
                     actor, "agent.skills", agent.id, AuditOutcome.FAILED, {"error": error.message}
                 )
-                raise OperationFailed(
-                    f"Updating machine {agent.machine_id} failed: {error.message}"
-                ) from error
+                raise failed from error
         await self.ctx.audit(
             actor, "agent.skills", agent.id, AuditOutcome.OK, {"skills": list(cleaned)}
         )
@@ -845,6 +855,14 @@ class FleetService:
 
     async def reject_pairing_request(self, request_id: str, *, actor: str) -> None:
         await self.store.pairing.reject(request_id, admin=actor)
+
+    # --- end users ----------------------------------------------------------------------------
+
+    async def unlink_telegram_user(self, ref: str, *, actor: str) -> tuple[Agent, int | None]:
+        """Release the agent from its end user (so an invite can link someone else); answers
+        the agent and the Telegram user who was linked (None when nobody was)."""
+        agent = await self.find_agent(ref)
+        return await self.store.agents.unlink_telegram_user(agent.id, actor=actor)
 
     # --- model --------------------------------------------------------------------------------
 

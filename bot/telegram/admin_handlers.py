@@ -84,6 +84,7 @@ class AdminCommands:
             "pair": self._pair,
             "pending": self._pending,
             "invite": self._invite,
+            "unlink": self._unlink,
             "audit": self._audit,
             "help": self._help,
         }
@@ -452,6 +453,16 @@ class AdminCommands:
             if call.private
             else shown,
         )
+
+    async def _unlink(self, call: Call, values: dict[str, str]) -> None:
+        agent, previous = await self._deps.service.unlink_telegram_user(
+            values["agent"], actor=call.actor
+        )
+        await self._reply(call, render.unlinked(agent, previous))
+        if previous is not None:
+            # The released user is told: access to their agent never changes behind their back.
+            with contextlib.suppress(TelegramError):
+                await self._deps.messenger.send(previous, render.unlinked_user(agent))
 
     # --- secrets ------------------------------------------------------------------------------
 

@@ -656,3 +656,50 @@ def partly_done(text: str) -> str:
 
 def bulk_full_list_header(command: str, tenant: str | None, count: int) -> str:
     return f"<b>/{esc(command)} all</b>{bulk_scope(tenant)}: {_agents(count)} not done"
+
+
+# --- end users' links ---------------------------------------------------------------------------
+
+
+def unlinked(agent: Agent, previous: int | None) -> str:
+    if previous is None:
+        return f"ℹ️ {code(agent.id)} had no linked end user. /invite {esc(agent.id)} makes a link."
+    return done(
+        f"Telegram user {code(str(previous))} is no longer linked to {code(agent.id)} "
+        f"({esc(agent_label(agent))}) and was told. /invite {esc(agent.id)} makes a new link; "
+        "someone whose invite was refused because the agent was taken can open it again now."
+    )
+
+
+def unlinked_user(agent: Agent) -> str:
+    return (
+        f"An operator released your link to the agent {esc(agent_label(agent))}: you can no "
+        "longer pair or check it from here. Ask your operator if this is unexpected."
+    )
+
+
+def invite_taken(agent: Agent) -> str:
+    """To the redeemer: polite, and without naming who holds the agent."""
+    return (
+        f"Sorry, the agent {esc(agent_label(agent))} is already linked to another Telegram "
+        "account, so this invite did not link you. The operators have been told; once they "
+        "release it, open the same invite link again."
+    )
+
+
+def invite_taken_holder(agent: Agent) -> str:
+    """To the user who stays linked."""
+    return (
+        f"Someone else opened an invite link for your agent {esc(agent_label(agent))}. You are "
+        "still linked to it; the operators have been told and decide."
+    )
+
+
+def invite_taken_alert(agent: Agent, redeemer: str, holder: str) -> str:
+    """Plain text for the ops alert: names both people and what the admin can do."""
+    return (
+        f"Invite refused: {redeemer} opened an invite for agent {agent.id} "
+        f"({agent_label(agent)}), which is linked to {holder}. {holder} stays linked and both "
+        f"were told. To hand the agent over: /unlink {agent.id}, then {redeemer} opens the same "
+        "link again."
+    )

@@ -27,6 +27,9 @@ every rule and resets every gateway mode. Rule shapes (exact JSON):
 - `{"gateway_mode": {"machine_id": "…"|"*", "mode": MODE}}` with MODE one of
   `normal`, `never_listen`, `refuse_auth`, `version_mismatch` — how the simulated
   gateway behaves from its next boot on ("*": every machine without its own mode).
+  `version_mismatch`: the volume's config was last written by a newer OpenClaw
+  (2026.10.1) than the image's (2026.9.6); the gateway prints OpenClaw's real refusal
+  and exits 1.
 - `{"crash": {"machine_id": "…", "to": "stopped"|"failed", "auto_restart"?: bool}}` — the
   machine's main process dies now; by default flyd then applies the restart policy.
 

@@ -386,7 +386,8 @@ async def test_gateway_token_fix_by_update_brings_the_gateway_up(fly: Fly) -> No
         ("never_listen", "[gateway] agent model:", "[gateway] ready"),
         (
             "version_mismatch",
-            "Config was last written by a newer OpenClaw (2026.10.1); current version is 2026.9.6.",
+            "Refusing to run automatic gateway startup migrations because this OpenClaw binary "
+            "(2026.9.6) is older than the config last written by OpenClaw 2026.10.1.",
             "[gateway] ready",
         ),
         ("refuse_auth", "Refusing to bind gateway to lan without auth.", "[gateway] ready"),
