@@ -326,10 +326,16 @@ async def bot_factory(
         flood: bool = True,
         options: BotOptions | None = None,
         ops_chat: dict[str, Any] | None = None,
+        callback_answer_window: float | None = None,
         **settings: Any,
     ) -> BotHarness:
+        window = (
+            {}
+            if callback_answer_window is None
+            else {"callback_answer_window": callback_answer_window}
+        )
         tg = await telegram_emulator_factory(
-            flood_limits=None if flood else FloodLimits(enabled=False)
+            flood_limits=None if flood else FloodLimits(enabled=False), **window
         )
         harness = await start_bot(
             tg, fly_emulator, tmp_path, options=options, ops_chat=ops_chat, **settings
