@@ -24,7 +24,7 @@ from enum import StrEnum
 
 from bot.fleet import openclaw, owners, validation
 from bot.fleet.context import FleetContext
-from bot.fleet.errors import AgentBusy, FleetError
+from bot.fleet.errors import AgentBusy, FleetError, MachineUnsettled
 from bot.fleet.gateway import current_health, wait_until_ready
 from bot.fleet.resolve import EffectiveConfig
 from flyclient import (
@@ -187,6 +187,14 @@ class PairingExecutor:
                 f"The agent is not ready to pair right now ({health.reason}). Nothing was run; "
                 "try again once its gateway is healthy.",
             )
+        try:
+            # An earlier command that never answered may still run in the machine: nothing
+            # is claimed (the request stays approved) until the machine was restarted.
+            await ctx.cli.require_settled(fly, request.machine_id)
+        except MachineUnsettled as busy:
+            return PairingResult(
+                PairingOutcome.NOT_READY, request, f"{busy.message} Nothing was run."
+            )
         claim = await ctx.store.pairing.claim_for_execution(request_id, executor=self.executor_id)
         if not claim.won:
             return PairingResult(PairingOutcome.ALREADY_HANDLED, claim.request, claim.explanation)
@@ -213,7 +221,7 @@ class PairingExecutor:
             return await self._end_stuck(
                 request, f"setting the command owners did not answer: {error.message}"
             )
-        except (FlyError, owners.OwnerPolicyFailed) as error:
+        except (FlyError, owners.OwnerPolicyFailed, MachineUnsettled) as error:
             result = await self._end_failed(
                 request,
                 f"command owners not set: {error.message}",
@@ -239,7 +247,7 @@ class PairingExecutor:
             outcome = await ctx.run_cli(fly, request.machine_id, command, config=config)
         except (ExecOutcomeUnknownError, FlyTimeoutError, FlyConnectionError) as error:
             return await self._end_stuck(request, f"pairing list did not answer: {error.message}")
-        except FlyError as error:
+        except (FlyError, MachineUnsettled) as error:
             return await self._end_failed(
                 request,
                 f"pairing list failed: {error.message}",
@@ -304,7 +312,7 @@ class PairingExecutor:
                 "The pairing command did not answer in time, so its outcome is unknown. It will "
                 "not be retried blindly: restart the machine, then check again once it is healthy.",
             )
-        except FlyError as error:
+        except (FlyError, MachineUnsettled) as error:
             return await self._end_failed(
                 request,
                 f"exec refused: {error.message}",

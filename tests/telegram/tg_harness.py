@@ -259,6 +259,18 @@ class BotHarness:
 
         return await until(card, 30, f"the ops card of {request_id}")
 
+    async def restart_bot(self) -> None:
+        """Stop the bot and start a new one on the same settings and database."""
+        await self.runtime.stop()
+        self.runtime = Runtime(
+            self.runtime.settings,
+            fleet_timings=tiny_fleet_timings(),
+            fly_retry_policy=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_elapsed_s=5),
+            fly_rate_limits=RateLimits.disabled(),
+            options=BotOptions.for_tests(),
+        )
+        await self.runtime.start()
+
     async def close(self) -> None:
         await self.runtime.stop()
         await self.tg_http.aclose()
