@@ -35,6 +35,10 @@ USER_REJECTED_WORDS = (
     "An operator declined your pairing request. If you think this is a mistake, contact them."
 )
 USER_APPLIED_WORDS = "Paired: you can now talk to your agent."
+USER_NOT_APPLIED_WORDS = (
+    "Your pairing did not go through. Send your agent a message to get a new code, "
+    "then send that code here."
+)
 USER_EXPIRED_WORDS = (
     "This code expired before it was approved. Send your agent a message to get a new code, "
     "then send that code here."
@@ -226,6 +230,8 @@ class PairingDesk:
         )
         if recovery.resolution is StuckResolution.APPLIED and recovery.request is not None:
             await self.tell_submitter(recovery.request, USER_APPLIED_WORDS)
+        if recovery.resolution is StuckResolution.ABANDONED and recovery.request is not None:
+            await self.tell_submitter(recovery.request, USER_NOT_APPLIED_WORDS)
 
     def release_restart(self, agent_id: str) -> None:
         self._restarting.release(agent_id)
