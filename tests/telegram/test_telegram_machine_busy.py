@@ -7,8 +7,16 @@ any exec reaching it — and that holds across a restart of the bot.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
 import pytest
-from tg_harness import ADMIN, END_USER, FLY_TOKEN, BotHarness, until
+from tg_harness import ADMIN, END_USER, FLY_TOKEN, BotFactory, BotHarness, run_env, until
+
+from storage import VaultKeyring
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -91,3 +99,52 @@ async def test_a_restart_of_the_machine_from_outside_the_bot_frees_it_too(
     code = await bot.pairing_code(machine_id, END_USER["id"])
     sent = await bot.send(ADMIN, f"/pair {agent_id} {code}")
     await bot.reply_to(ADMIN["id"], sent, "Paired", timeout=30)
+
+
+async def test_a_bot_killed_while_a_command_was_in_flight_leaves_the_machine_refused(
+    bot_factory: BotFactory, tmp_path: Path
+) -> None:
+    key = VaultKeyring.generate_env_value()
+    bot = await bot_factory(AGENT_SECRETS_ENCRYPTION_KEY=key)
+    agent_id, invite = await bot.provision()
+    await bot.link(END_USER, invite)
+    machine_id = (await bot.agent(agent_id)).machine_id
+    await bot.runtime.stop()
+    await bot.fly_fault({"exec_hang": {"machine_id": machine_id, "match": "models set"}})
+    # The same bot as its own process, with an exec timeout long enough to be killed first.
+    env = run_env(
+        bot.tg,
+        bot.fly,
+        bot.db_path,
+        AGENT_SECRETS_ENCRYPTION_KEY=key,
+        FLYAGENTS_EXEC_TIMEOUT_SEC=60,
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env={"PATH": os.environ.get("PATH", ""), **{k: str(v) for k, v in env.items()}},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await bot.send(ADMIN, f"/model {agent_id} openai/gpt-4.1")
+
+        async def hung_unanswered() -> bool:
+            return any(
+                e["status"] == "hung" and e["answered"] == "pending"
+                for e in await bot.execs("models set")
+            )
+
+        await until(hung_unanswered, what="the models set exec to be in flight")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    await bot.fly_fault({"clear": True})
+
+    await bot.start_again()
+
+    await _pair_is_refused(bot, agent_id, machine_id)
+    await _restart_frees_it(bot, agent_id, machine_id)

@@ -56,7 +56,10 @@ def tiny_fleet_timings() -> FleetTimings:
     )
 
 
-def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **changes: Any) -> Any:
+def run_env(
+    tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **changes: Any
+) -> dict[str, Any]:
+    """The bot's settings for these emulators, as environment variables."""
     values: dict[str, Any] = {
         "FLYAGENTS_TELEGRAM_TOKEN": BOT_TOKEN,
         "FLYAGENTS_TELEGRAM_API_URL": tg.root_url,
@@ -78,7 +81,11 @@ def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **change
         "FLYAGENTS_MONITOR_INTERVAL_SEC": 3600,
     }
     values.update(changes)
-    return load_run_settings(**values)
+    return values
+
+
+def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **changes: Any) -> Any:
+    return load_run_settings(**run_env(tg, fly, db_path, **changes))
 
 
 async def until(
@@ -262,6 +269,10 @@ class BotHarness:
     async def restart_bot(self) -> None:
         """Stop the bot and start a new one on the same settings and database."""
         await self.runtime.stop()
+        await self.start_again()
+
+    async def start_again(self) -> None:
+        """A new bot process (in this one) on the same settings and database."""
         self.runtime = Runtime(
             self.runtime.settings,
             fleet_timings=tiny_fleet_timings(),
