@@ -27,6 +27,7 @@ from storage.db import DEFAULT_BUSY_TIMEOUT_MS, Database, Synchronous, Transacti
 from storage.invites import InviteRepository
 from storage.journal import OperationsJournal
 from storage.keyring import VaultKeyring
+from storage.machine_marks import MachineMarks
 from storage.migrations import MIGRATIONS, current_version, migrate
 from storage.outbox import AlertOutbox
 from storage.pairing import PairingLedger
@@ -54,6 +55,7 @@ class Store:
         self.journal = OperationsJournal(database, clock)
         self.tenants = TenantRepository(database, clock, self.audit)
         self.secret_questions = SecretQuestions(database, clock)
+        self.machine_marks = MachineMarks(database, clock)
 
     @classmethod
     async def open(

@@ -61,3 +61,8 @@ class GatewayProblem(OperationFailed):
 
 class ModelMismatch(OperationFailed):
     pass
+
+
+class MachineUnsettled(AgentBusy):
+    """An earlier command on the machine never answered and may still be running in it: the
+    machine takes no other command until it was restarted."""

@@ -463,6 +463,7 @@ class FleetService:
         try:
             await fly.stop(machine_id)
             await fly.wait_for_state(machine_id, "stopped", self.defaults.timings.stop_deadline_s)
+            await self.ctx.cli.restarted(machine_id)  # stopping killed whatever ran in it
         except FlyError as error:
             await self.ctx.audit(
                 actor, "agent.stop", agent.id, AuditOutcome.FAILED, {"error": error.message}
@@ -495,6 +496,8 @@ class FleetService:
             else:
                 await fly.start(machine_id)
             await fly.wait_for_state(machine_id, "started", self.defaults.timings.start_deadline_s)
+            # A new boot: a command that never answered died with the old one.
+            await self.ctx.cli.restarted(machine_id)
         except FlyError as error:
             await progress.step("restart", StepState.FAILED, error.message)
             await self.ctx.audit(

@@ -46,6 +46,11 @@ class BotOptions:
     # gets no answer even then has an unknown outcome: alerts are resent at most once
     # (`alerts_worker`), other sends are not resent.
     bot_api_read_timeout_s: float = 30.0
+    # A press on a pairing card holds the request for its presser (others are told who is on
+    # it) until the decision ends; a hold older than this is void whatever path forgot it.
+    # Longer than one decision (gateway check, pairing list, owners, the approve's exec
+    # timeout); the ledger keeps it exactly-once after the bound.
+    decision_hold_ttl_s: float = 300.0
     # How often PTB's rate limiter resends a request Telegram answered with 429.
     rate_limiter_max_retries: int = 1
     # PTB's rate limiter: all requests (Telegram allows about 30 messages a second in total).

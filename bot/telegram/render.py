@@ -404,6 +404,8 @@ def recovery(result: RecoveryResult) -> str:
         return done(f"Pairing recovered: applied. {esc(result.message, 400)}")
     if result.resolution is StuckResolution.RETRY:
         return f"🔁 Pairing can be retried once. {esc(result.message, 400)}"
+    if result.resolution is StuckResolution.ABANDONED:
+        return failed(f"Pairing failed. {esc(result.message, 400)}")
     return f"ℹ️ {esc(result.message, 400)}"
 
 

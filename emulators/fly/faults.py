@@ -17,10 +17,12 @@ every rule and resets every gateway mode. Rule shapes (exact JSON):
   `{"error": "invalid config: env.NAME: value … is not allowed"}`. Identity: route + "status".
 - Latency: `{"route": {...}, "latency_s": 0.2, "rate"?, "count"?}` — sleeps before
   handling. A rule may carry both `latency_s` and `status`. Identity: route + "latency".
-- `{"exec_hang": {"machine_id": "…", "match": "pairing approve", "count"?: N}}` — execs on
-  that machine whose argv (joined by spaces) contains `match` hang until the
-  machine is stopped or restarted. Identity: machine_id + match. Machine id `"*"` matches
-  every machine (also one created later, e.g. during a provisioning).
+- `{"exec_hang": {"machine_id": "…", "match": "pairing approve", "count"?: N,
+  "mode"?: "before"|"after"}}` — execs on that machine whose argv (joined by spaces)
+  contains `match` hang until the machine is stopped or restarted: before the command
+  does anything (default: killed, it changed nothing), or with `mode: "after"` once it
+  took effect (its answer never comes). Identity: machine_id + match. Machine id `"*"`
+  matches every machine (also one created later, e.g. during a provisioning).
 - `{"exec_slow": {"machine_id": "…", "match": "…", "seconds": 5, "count"?: N}}` — such
   execs take `seconds` longer (so a client's exec timeout fires while the command
   still completes inside the machine). Identity: machine_id + match.
@@ -92,6 +94,7 @@ class ExecRule:
     match: str
     seconds: float
     remaining: int | None
+    mode: FaultMode = "before"
 
     def describe(self) -> dict[str, Any]:
         key = "exec_hang" if self.kind == "hang" else "exec_slow"
@@ -102,7 +105,18 @@ class ExecRule:
         }
         if self.kind == "slow":
             detail["seconds"] = self.seconds
+        else:
+            detail["mode"] = self.mode
         return {key: detail}
+
+
+@dataclass(frozen=True)
+class ExecEffect:
+    """What the fault rules do to one exec."""
+
+    hangs: bool = False
+    hangs_after: bool = False  # runs to completion (with its effect), then never answers
+    extra_delay_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -220,7 +234,10 @@ class FaultBook:
             if not isinstance(match, str):
                 raise ValueError("match must be a string")
             seconds = _number(raw, "seconds", 0.0) if kind == "slow" else 0.0
-            return ExecRule(kind, raw["machine_id"], match, seconds, _count(raw))
+            mode = raw.get("mode", "before")
+            if mode not in ("before", "after"):
+                raise ValueError('mode must be "before" or "after"')
+            return ExecRule(kind, raw["machine_id"], match, seconds, _count(raw), mode)
         if "gateway_mode" in rule:
             raw = _machine_id(rule["gateway_mode"], "gateway_mode")
             mode = raw.get("mode")
@@ -331,9 +348,10 @@ class FaultBook:
     def _drop_spent(self) -> None:
         self.http = [f for f in self.http if f.remaining is None or f.remaining > 0]
 
-    def exec_effect(self, machine_id: str, command_text: str) -> tuple[bool, float]:
-        """(hangs, extra seconds) for an exec on MACHINE_ID running COMMAND_TEXT."""
+    def exec_effect(self, machine_id: str, command_text: str) -> ExecEffect:
+        """What the rules do to an exec on MACHINE_ID running COMMAND_TEXT."""
         hangs = False
+        hangs_after = False
         extra = 0.0
         for rule in self.exec_rules:
             if rule.machine_id not in (machine_id, "*") or rule.match not in command_text:
@@ -342,12 +360,14 @@ class FaultBook:
                 if rule.remaining <= 0:
                     continue
                 rule.remaining -= 1
-            if rule.kind == "hang":
+            if rule.kind == "hang" and rule.mode == "after":
+                hangs_after = True
+            elif rule.kind == "hang":
                 hangs = True
             else:
                 extra += rule.seconds
         self.exec_rules = [r for r in self.exec_rules if r.remaining is None or r.remaining > 0]
-        return hangs, extra
+        return ExecEffect(hangs=hangs, hangs_after=hangs_after and not hangs, extra_delay_s=extra)
 
     def gateway_mode(self, machine_id: str) -> GatewayMode:
         return self.gateway_modes.get(machine_id) or self.gateway_modes.get("*") or "normal"

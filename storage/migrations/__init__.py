@@ -12,6 +12,7 @@ from storage.migrations import (
     m0003_staged_secrets,
     m0004_provisioned,
     m0005_secret_questions,
+    m0006_machine_exec_marks,
 )
 from storage.migrations.runner import Migration, check_sequence, current_version, migrate
 
@@ -21,6 +22,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m0003_staged_secrets.MIGRATION,
     m0004_provisioned.MIGRATION,
     m0005_secret_questions.MIGRATION,
+    m0006_machine_exec_marks.MIGRATION,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

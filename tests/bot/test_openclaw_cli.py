@@ -190,3 +190,44 @@ def test_a_version_mismatch_names_the_binary_and_the_config_version(line: str) -
     assert report.version_mismatch and not report.ready
     assert report.versions == VersionMismatch(binary="2026.6.11", config="2026.9.6")
     assert parse_version_mismatch(line) == VersionMismatch("2026.6.11", "2026.9.6")
+
+
+def test_the_allow_list_reader_is_a_fixed_script_without_arguments_from_users() -> None:
+    command = openclaw.read_allow_list("/app")
+    assert command.argv == (
+        "sh",
+        "-lc",
+        'cd /app && exec node -e "$1"',
+        "openclaw",
+        openclaw.ALLOW_LIST_SCRIPT,
+    )
+    assert "readOnly:true" in openclaw.ALLOW_LIST_SCRIPT
+    with pytest.raises(InvalidInput):
+        openclaw.read_allow_list("/app; rm -rf /")
+
+
+def test_the_allow_list_is_parsed_and_compared_as_text() -> None:
+    parsed = openclaw.parse_allow_list(0, '{"channel":"telegram","allowFrom":["2002"]}\n', "")
+    assert parsed.ok
+    assert parsed.allows("2002")
+    assert not parsed.allows("3003")
+    empty = openclaw.parse_allow_list(0, '{"channel":"telegram","allowFrom":[]}\n', "")
+    assert empty.ok and not empty.allows("2002")
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "stdout", "stderr"),
+    [
+        (1, "", "[eval]:1\nError: database is locked\n"),
+        (0, "", ""),
+        (0, "not json\n", ""),
+        (0, '{"channel":"telegram"}\n', ""),
+        (0, '{"channel":"telegram","allowFrom":[{"id":1}]}\n', ""),
+    ],
+)
+def test_an_unreadable_allow_list_is_not_taken_for_an_empty_one(
+    exit_code: int, stdout: str, stderr: str
+) -> None:
+    parsed = openclaw.parse_allow_list(exit_code, stdout, stderr)
+    assert not parsed.ok
+    assert parsed.reason

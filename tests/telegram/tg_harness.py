@@ -56,7 +56,10 @@ def tiny_fleet_timings() -> FleetTimings:
     )
 
 
-def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **changes: Any) -> Any:
+def run_env(
+    tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **changes: Any
+) -> dict[str, Any]:
+    """The bot's settings for these emulators, as environment variables."""
     values: dict[str, Any] = {
         "FLYAGENTS_TELEGRAM_TOKEN": BOT_TOKEN,
         "FLYAGENTS_TELEGRAM_API_URL": tg.root_url,
@@ -78,7 +81,11 @@ def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **change
         "FLYAGENTS_MONITOR_INTERVAL_SEC": 3600,
     }
     values.update(changes)
-    return load_run_settings(**values)
+    return values
+
+
+def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **changes: Any) -> Any:
+    return load_run_settings(**run_env(tg, fly, db_path, **changes))
 
 
 async def until(
@@ -259,6 +266,22 @@ class BotHarness:
 
         return await until(card, 30, f"the ops card of {request_id}")
 
+    async def restart_bot(self) -> None:
+        """Stop the bot and start a new one on the same settings and database."""
+        await self.runtime.stop()
+        await self.start_again()
+
+    async def start_again(self) -> None:
+        """A new bot process (in this one) on the same settings and database."""
+        self.runtime = Runtime(
+            self.runtime.settings,
+            fleet_timings=tiny_fleet_timings(),
+            fly_retry_policy=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_elapsed_s=5),
+            fly_rate_limits=RateLimits.disabled(),
+            options=BotOptions.for_tests(),
+        )
+        await self.runtime.start()
+
     async def close(self) -> None:
         await self.runtime.stop()
         await self.tg_http.aclose()
@@ -330,10 +353,16 @@ async def bot_factory(
         options: BotOptions | None = None,
         ops_chat: dict[str, Any] | None = None,
         unchecked: dict[str, Any] | None = None,
+        callback_answer_window: float | None = None,
         **settings: Any,
     ) -> BotHarness:
+        window = (
+            {}
+            if callback_answer_window is None
+            else {"callback_answer_window": callback_answer_window}
+        )
         tg = await telegram_emulator_factory(
-            flood_limits=None if flood else FloodLimits(enabled=False)
+            flood_limits=None if flood else FloodLimits(enabled=False), **window
         )
         harness = await start_bot(
             tg,
