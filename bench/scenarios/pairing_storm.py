@@ -57,7 +57,7 @@ from bot.fleet.service import ProvisionRequest
 from bot.telegram import BotOptions
 from emulators.fly import FlyTimings
 from flyclient import FlyClient, FlyError, RateLimits, RetryPolicy
-from storage import Agent
+from storage import Agent, Store
 
 NAME = "3 pairing storm"
 log = logging.getLogger("bench.pairing_storm")
@@ -147,6 +147,8 @@ def outcome_for(code: str) -> Predicate:
 async def lane(
     world: World,
     watch: BotWatch,
+    store: Store,
+    agent_id: str,
     machine_id: str,
     machine_index: int,
     tokens: Sequence[str],
@@ -155,6 +157,10 @@ async def lane(
     """One machine's end users, one after another: link, get a code, submit, approval."""
     for wave, token in enumerate(tokens):
         user_id = FIRST_USER_ID + wave * 10_000 + machine_index
+        if wave:
+            # The agent changes hands: the operator releases it from the last wave's user
+            # first (an invite never silently replaces a linked user).
+            await store.agents.unlink_telegram_user(agent_id, actor="admin:11")
         person = {"id": user_id, "first_name": f"U{wave}-{machine_index}"}
         linked = watch.expect(user_id, lambda seen: "linked" in seen.text)
         world.tg.send_from_user(f"/start {token}", person, bot=BOT_TOKEN)
@@ -278,7 +284,10 @@ async def run(size: Size, workdir: Path) -> list[Row]:
         watch = BotWatch.install(world.tg)
         values = bot_config.settings_values(world, db_path, FLYAGENTS_OPS_CHAT_ID=OPS_CHAT_ID)
         approvals: list[Approval] = []
-        async with bot_process(workdir, values, options=STORM_OPTIONS):
+        async with (
+            open_store(db_path) as store,
+            bot_process(workdir, values, options=STORM_OPTIONS),
+        ):
             # The admin has talked to the bot before: their private chat exists.
             hello = watch.expect(OPS_CHAT_ID, lambda seen: True)
             world.tg.send_from_user("/help", ADMIN, bot=BOT_TOKEN)
@@ -290,6 +299,8 @@ async def run(size: Size, workdir: Path) -> list[Row]:
                     lane(
                         world,
                         watch,
+                        store,
+                        agent.id,
                         str(agent.machine_id),
                         index,
                         [tokens[wave][index] for wave in range(waves)],

@@ -150,7 +150,9 @@ class ExecRunner:
             exit_code, signal_name = exit_description(ran.returncode)
             exit_signal = -ran.returncode if signal_name is not None else 0
             stdout, stderr = ran.stdout, ran.stderr
-        elif isinstance(invocation, NodeEval) and real is not None:
+        elif isinstance(invocation, NodeEval) and real is not None and _models(invocation.script):
+            # Only the script the emulator models runs on the real runtime: the API never
+            # gets the host to evaluate arbitrary JavaScript.
             if extra_delay > 0:
                 await asyncio.sleep(extra_delay)
             ran = await real.run_node_eval(
@@ -199,10 +201,16 @@ class ExecRunner:
         self.records.clear()
 
 
+def _models(script: str) -> bool:
+    """Whether `node -e SCRIPT` is the one script the emulator models: OpenClaw's allow-list
+    read (from its state database, read-only)."""
+    return "channel_pairing_allow_entries" in script and "telegram" in script
+
+
 def _simulated_eval(machine: Machine, script: str) -> tuple[str, str, int]:
     """`node -e SCRIPT` on a simulated machine: only OpenClaw's allow-list read is modelled
     (the same JSON line the script prints on the real runtime)."""
-    if "channel_pairing_allow_entries" in script and "telegram" in script:
+    if _models(script):
         payload = {"channel": "telegram", "allowFrom": read_allow_list(machine.openclaw)}
         return json.dumps(payload, separators=(",", ":")) + "\n", "", 0
     return (
