@@ -4,10 +4,12 @@ PTB hands every update to an update processor; this one (`OrderedUpdateProcessor
 person's updates in the order Telegram gave them and lets everything else run side by side:
 
 - The order key is (chat, sender). A message waits until every earlier update of its key has
-  been handled, so `/tenant add X` then `/tenant set X …` always see each other's effect. A
-  button press waits for the key's earlier messages and for earlier presses on the same
-  message (a double tap runs after the first tap), but not for presses on other messages:
-  approving twenty cards in a row must not turn into twenty approvals one after another.
+  been handled, so `/tenant add X` then `/tenant set X …` always see each other's effect, and
+  a button press waits for the key's earlier messages (a press then a command, or a command
+  then a press, run in that order). Presses do not wait for each other: approving twenty
+  cards in a row must not turn into twenty approvals one after another, and a double tap is
+  met, as before, by the handlers' own guards (the pairing hold and ledger, one-time
+  confirmations), which answer "already being handled".
   Different people, even in one group, never wait for each other, so one admin's long
   `/provision` in the ops chat does not hold the other admins' commands and presses.
 - Updates run at most `general` at once, and admins' updates (admin ids are static, from the
@@ -79,40 +81,35 @@ async def lend_slot() -> AsyncIterator[None]:
 class _Turn:
     """One update of a key, from its arrival until it was handled."""
 
-    press_on: int | None  # the message a button press belongs to; None for a message
+    press: bool  # a button press (else a message)
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
     def must_follow(self, earlier: _Turn) -> bool:
-        if self.press_on is None or earlier.press_on is None:
-            return True
-        return self.press_on == earlier.press_on
+        return not (self.press and earlier.press)
 
 
 @dataclass(frozen=True)
 class _Route:
     key: tuple[int, int] | None
     admin: bool
-    press_on: int | None
+    press: bool
 
 
 def route(update: object, admin_ids: frozenset[int]) -> _Route:
-    """The order key (chat, sender), the lane, and for a press the message it was made on."""
+    """The order key (chat, sender), the lane, and whether it is a button press."""
     if not isinstance(update, Update):
-        return _Route(None, False, None)
+        return _Route(None, False, False)
     user = update.effective_user
     if user is None:
-        return _Route(None, False, None)
+        return _Route(None, False, False)
     # A press's chat is its message's chat; a press on a message too old for Telegram to
     # send along (no chat) is ordered with the sender's private chat.
     chat = update.effective_chat
     chat_id = chat.id if chat is not None else user.id
-    press_on: int | None = None
-    query = update.callback_query
-    if query is not None:
-        press_on = query.message.message_id if query.message is not None else 0
-    return _Route((chat_id, user.id), user.id in admin_ids, press_on)
+    press = update.callback_query is not None
+    return _Route((chat_id, user.id), user.id in admin_ids, press)
 
 
 class OrderedUpdateProcessor(BaseUpdateProcessor):
@@ -156,7 +153,7 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         turn: _Turn | None = None
         try:
             if where.key is not None:
-                turn = _Turn(where.press_on)
+                turn = _Turn(where.press)
                 queue = self._turns.setdefault(where.key, [])
                 before = [t.done for t in queue if turn.must_follow(t)]
                 queue.append(turn)
