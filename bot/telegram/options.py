@@ -16,7 +16,7 @@ class BotOptions:
     # Updates handled at once: long operations (provisioning) must not block other admins.
     concurrent_updates: int = 32
     # Admins' updates run in a lane of their own, so nobody else's updates can delay them.
-    admin_concurrent_updates: int = 8
+    admin_concurrent_updates: int = 32
     # A stranger (or an end user asking for what they may not do) is told so once per window
     # per person and refusal; further messages in the window get no answer, so a flood costs
     # no sends. 0 answers every time.
