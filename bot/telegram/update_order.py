@@ -78,16 +78,26 @@ async def lend_slot() -> AsyncIterator[None]:
 
 
 @dataclass
-class _Turn:
-    """One update of a key, from its arrival until it was handled."""
+class _KeyState:
+    """What a new update of one key must wait for, in O(1) for messages however long the
+    queue: the key's latest message (which itself ran only after everything before it) and
+    the presses that came after that message."""
 
-    press: bool  # a button press (else a message)
-    done: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    last_message: asyncio.Future[None] | None = None
+    presses_since: list[asyncio.Future[None]] = field(default_factory=list)
+    unfinished: int = 0
 
-    def must_follow(self, earlier: _Turn) -> bool:
-        return not (self.press and earlier.press)
+    def join(self, press: bool, done: asyncio.Future[None]) -> list[asyncio.Future[None]]:
+        """Queue `done`'s update; returns the turns it waits for."""
+        self.unfinished += 1
+        before = [] if self.last_message is None else [self.last_message]
+        if press:
+            self.presses_since = [p for p in self.presses_since if not p.done()]
+            self.presses_since.append(done)
+        else:
+            before += self.presses_since
+            self.last_message, self.presses_since = done, []
+        return [f for f in before if not f.done()]
 
 
 @dataclass(frozen=True)
@@ -124,8 +134,8 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         super().__init__(_UNBOUNDED)
         self._general = asyncio.Semaphore(general)
         self._admin = asyncio.Semaphore(admin)
-        # Updates of each key not yet handled, in arrival order.
-        self._turns: dict[tuple[int, int], list[_Turn]] = {}
+        # Keys with updates not yet handled.
+        self._keys: dict[tuple[int, int], _KeyState] = {}
         self._unfinished = 0
 
     @property
@@ -147,16 +157,13 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         # Runs without a pause up to the first await, in the order PTB took the updates from
-        # its queue (Telegram's order): that is where a turn joins its key.
+        # its queue (Telegram's order): that is where an update joins its key.
         where = route(update, self._admin_ids)
         self._unfinished += 1
-        turn: _Turn | None = None
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         try:
             if where.key is not None:
-                turn = _Turn(where.press)
-                queue = self._turns.setdefault(where.key, [])
-                before = [t.done for t in queue if turn.must_follow(t)]
-                queue.append(turn)
+                before = self._keys.setdefault(where.key, _KeyState()).join(where.press, done)
                 if before:
                     await asyncio.wait(before)
             slot = _Slot(self._admin if where.admin else self._general)
@@ -169,18 +176,17 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
                 slot.give_back()
         finally:
             self._unfinished -= 1
-            if turn is not None and where.key is not None:
-                self._finish(where.key, turn)
+            done.set_result(None)
+            if where.key is not None:
+                self._finish(where.key)
             if asyncio.iscoroutine(coroutine):
                 # Never started (cancelled while waiting): close it without a warning.
                 coroutine.close()
 
-    def _finish(self, key: tuple[int, int], turn: _Turn) -> None:
-        if not turn.done.done():
-            turn.done.set_result(None)
-        queue = self._turns.get(key)
-        if queue is None:
+    def _finish(self, key: tuple[int, int]) -> None:
+        state = self._keys.get(key)
+        if state is None:
             return
-        queue.remove(turn)
-        if not queue:
-            del self._turns[key]
+        state.unfinished -= 1
+        if state.unfinished == 0:
+            del self._keys[key]
