@@ -92,8 +92,8 @@ async def create_machines(world: World, bodies: Sequence[bytes]) -> list[str]:
 _INSERT_AGENT = """
 INSERT INTO agents (
     id, tenant_id, user_id, telegram_user_id, fly_app, machine_id, region, image, model,
-    memory_mb, allowed_skills, status, created_at, updated_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)
+    memory_mb, allowed_skills, status, created_at, updated_at, provisioned_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)
 """
 
 
@@ -130,6 +130,7 @@ async def insert_running_agents(
                         skills,
                         now,
                         now,
+                        now,  # provisioned: a running fleet (see agents.provisioned_at)
                     ),
                 )
     by_id = {agent.id: agent for agent in await store.agents.live(tenant_id=TENANT)}

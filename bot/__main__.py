@@ -2,9 +2,10 @@
 
 `run` starts the bot (settings from the environment and an optional `.env`). A missing or
 malformed setting stops it before anything starts, with one message listing every problem
-and exit status 2. `demo` plays the whole story offline against the emulators (with
-`--real-openclaw`, the pairing story on the installed real OpenClaw runtime, or how to install
-it and exit status 2) and `console` opens the same world for typing (both need no settings).
+and exit status 2 (`check` lists them too, with the same exit status). `demo` plays the whole
+story offline against the emulators (with `--real-openclaw`, the pairing story on the
+installed real OpenClaw runtime, or how to install it and exit status 2) and `console` opens
+the same world for typing (both need no settings).
 Each subcommand is one function in `SUBCOMMANDS`, its own options in `OPTIONS`. This module
 parses arguments and dispatches; it holds no logic of its own.
 """
@@ -52,6 +53,8 @@ def check(arguments: argparse.Namespace) -> int:
     lines = asyncio.run(run_checks())
     for line in lines:
         print(line.render())
+    if any(line.what == "settings" and not line.ok for line in lines):
+        return EXIT_SETTINGS
     return 0 if all(line.ok for line in lines) else 1
 
 

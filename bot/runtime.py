@@ -18,6 +18,8 @@ import signal
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 from bot.fleet.defaults import FleetDefaults, FleetTimings
 from bot.fleet.fly_pool import FlyPool
 from bot.fleet.monitor import Monitor
@@ -25,10 +27,12 @@ from bot.fleet.service import FleetService
 from bot.health import keep_beating
 from bot.settings import Settings, SettingsError, load_settings
 from bot.telegram import BotOptions, TelegramLayer, WebhookConfig, build_telegram
+from bot.telegram.webhook import new_webhook_secret
 from flyclient import RateLimits, RetryPolicy
 from storage import Store, VaultKeyring
 from storage.clock import Clock, utc_now
 from storage.errors import VaultKeyError
+from storage.redaction import KNOWN_SECRETS, install_log_redaction, redact_known
 
 log = logging.getLogger("bot.runtime")
 
@@ -46,10 +50,15 @@ BOT_TOKEN_RE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{30,100}")
 
 
 def _url_problem(name: str, value: str, *, https_only: bool = False) -> str | None:
-    parts = urlsplit(value.strip())
     schemes = ("https",) if https_only else ("http", "https")
-    if parts.scheme not in schemes or not parts.hostname:
-        return f"{name}: must be a {' or '.join(schemes)} URL with a host"
+    problem = f"{name}: must be a {' or '.join(schemes)} URL with a host"
+    try:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in schemes or not parts.hostname:
+            return problem
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:  # e.g. an unclosed IPv6 bracket, a port out of range
+        return problem
     return None
 
 
@@ -109,8 +118,18 @@ class JsonLogFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            # exc_text is the traceback already cut of known secrets by the record factory.
+            entry["exception"] = record.exc_text or redact_known(
+                self.formatException(record.exc_info)
+            )
         return json.dumps(entry)
+
+
+def remember_settings_secrets(settings: Settings) -> None:
+    """Make every secret setting known to the redaction registry, and cut known secrets out
+    of every log record from now on (the vault adds its values when the store opens)."""
+    install_log_redaction()
+    KNOWN_SECRETS.update(value for value in vars(settings).values() if isinstance(value, SecretStr))
 
 
 def configure_logging(settings: Settings) -> None:
@@ -121,6 +140,7 @@ def configure_logging(settings: Settings) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    install_log_redaction()
     root.setLevel(settings.log_level.upper())
 
 
@@ -158,6 +178,7 @@ class Runtime:
 
     async def _start(self) -> None:
         settings = self.settings
+        remember_settings_secrets(settings)
         if settings.telegram_token is None or settings.ops_chat_id is None:
             raise SettingsError(["FLYAGENTS_TELEGRAM_TOKEN and FLYAGENTS_OPS_CHAT_ID are required"])
         settings.db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,13 +196,16 @@ class Runtime:
         await self.service.start()
         webhook = None
         if settings.webhook_url:
+            secret = settings.webhook_secret
+            configured = secret.get_secret_value() if secret is not None else ""
+            if not configured:
+                # Telegram then sends it back with every update; nobody else knows it.
+                log.info("no FLYAGENTS_WEBHOOK_SECRET set: this run registers a generated one")
             webhook = WebhookConfig(
                 url=settings.webhook_url,
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,
-                secret=(
-                    settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-                ),
+                secret=configured or new_webhook_secret(),
             )
         self.telegram = build_telegram(
             token=settings.telegram_token.get_secret_value(),
@@ -205,7 +229,10 @@ class Runtime:
     async def _resume(self) -> None:
         assert self.service is not None
         try:
-            resumed = await self.service.resume_unfinished()
+            telegram = self.telegram
+            resumed = await self.service.resume_unfinished(
+                on_resumed=telegram.report_resumed if telegram is not None else None
+            )
         except Exception:
             log.exception("resuming unfinished provisioning failed")
             return

@@ -8,6 +8,10 @@ or a log. `load_settings` reports every problem at once, in words an operator ca
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
+import tempfile
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,6 +34,10 @@ DEFAULT_APP_KEY = "linkhub-w4"
 DEFAULT_SKILLS = '["linkhub-bridge"]'
 MIN_BULK_CONCURRENCY = 1
 MAX_BULK_CONCURRENCY = 500
+MAX_VOLUME_SIZE_GB = 500  # Fly's largest volume
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# What Telegram accepts as setWebhook's secret_token.
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 # Settings that the current `load_settings` call requires, and those found missing:
@@ -173,12 +181,87 @@ class Settings(BaseSettings):
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _parse_admin_ids(cls, value: object) -> object:
-        if isinstance(value, str):
+        if isinstance(value, str) and value.strip():
             text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
+            parsed = (
+                json.loads(text)
+                if text.startswith("[")
+                else [part.strip() for part in text.split(",") if part.strip()]
+            )
+            # Set but naming nobody (" , ", "[]"): the bot would have no admin at all.
+            if parsed == []:
+                raise ValueError("must list at least one Telegram user id (comma-separated)")
+            return parsed
         return value
+
+    @field_validator("admin_ids")
+    @classmethod
+    def _check_admin_ids(cls, value: list[int]) -> list[int]:
+        if any(admin <= 0 for admin in value):
+            raise ValueError("Telegram user ids are positive whole numbers")
+        return value
+
+    @field_validator("webhook_port")
+    @classmethod
+    def _check_port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError("must be a port number from 1 to 65535")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not WEBHOOK_SECRET_RE.fullmatch(value.get_secret_value()):
+            # The value itself is never repeated: it is a secret.
+            raise ValueError(
+                "must be 1 to 256 characters, each A-Z, a-z, 0-9, _ or - (Telegram's rule); "
+                "or leave it unset and a strong one is generated at each start"
+            )
+        return value
+
+    @field_validator("startup_timeout_s", "exec_timeout_s")
+    @classmethod
+    def _check_timeout(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be a positive number of seconds")
+        return value
+
+    @field_validator("monitor_interval_s")
+    @classmethod
+    def _check_interval(cls, value: float) -> float:
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError("must be a positive, finite number of seconds")
+        return value
+
+    @field_validator("volume_size_gb")
+    @classmethod
+    def _check_volume_size(cls, value: int) -> int:
+        if not 1 <= value <= MAX_VOLUME_SIZE_GB:
+            raise ValueError(f"must be a whole number of GB from 1 to {MAX_VOLUME_SIZE_GB}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("db_path", "heartbeat_path", mode="before")
+    @classmethod
+    def _check_path_given(cls, value: object) -> object:
+        # An empty path would become "." (the current folder), not a file.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must be a file path, not empty")
+        return value
+
+    @field_validator("db_path", "heartbeat_path")
+    @classmethod
+    def _check_file_path(cls, value: Path) -> Path:
+        return writable_file_path(value)
 
     @field_validator("region")
     @classmethod
@@ -262,6 +345,30 @@ class Settings(BaseSettings):
         return self.agent_owner.split(",")
 
 
+def writable_file_path(path: Path) -> Path:
+    """`path` names a file the bot can create or rewrite: not a folder, and the nearest folder
+    that exists on its way is a folder the bot can write in (the rest is created at start)."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; it must name a file in a folder")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"{path} exists but is not writable")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{path} cannot be created: {folder} is not a folder")
+    try:
+        # Trying is the only sure test (permission bits do not stop root, read-only mounts do).
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ValueError(
+            f"{path} cannot be written: no file can be made in {folder} ({reason})"
+        ) from None
+    return path
+
+
 class SettingsError(Exception):
     """Settings are missing or malformed; `problems` lists each one."""
 
@@ -292,6 +399,14 @@ def load_settings(*, require: tuple[str, ...] = (), **overrides: Any) -> Setting
         settings = Settings(**overrides)
     except ValidationError as exc:
         problems = _describe(exc)
+    except UnicodeDecodeError as exc:
+        # The .env file is the only text read besides the environment (which Python decodes).
+        problems = [f".env: is not UTF-8 text ({exc.reason} at byte {exc.start})"]
+    except OSError as exc:
+        problems = [f".env: cannot be read ({exc.strerror or type(exc).__name__})"]
+    except ValueError as exc:
+        # pydantic-settings' own parse errors; their text names the setting, never its value.
+        problems = [f"settings: {exc}"]
     finally:
         _REQUIRED.reset(required_token)
         _MISSING.reset(missing_token)

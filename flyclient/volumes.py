@@ -116,6 +116,15 @@ class VolumesMixin(ClientBase):
                 raise failure
             await self._transport.sleep(delay)
 
+    async def find_volume_named(self, name: str, region: str) -> Volume | None:
+        """The newest live volume called `name` in `region`, if any.
+
+        Fly volumes carry no metadata, so a caller that may have lost a create's answer (a
+        crash while `POST /volumes` was in flight) finds the volume again by a name only it
+        uses, before creating another one.
+        """
+        return await self._new_volume_named(name, region, set())
+
     async def _new_volume_named(self, name: str, region: str, existing: set[str]) -> Volume | None:
         candidates = [
             volume

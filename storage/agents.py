@@ -31,6 +31,7 @@ from storage.models import (
     AgentStatusChange,
     AuditOutcome,
 )
+from storage.redaction import redact_text
 
 # Columns `AgentChanges` may write, in a fixed order; SQL is only ever built from these names.
 _CHANGEABLE_COLUMNS = (
@@ -90,8 +91,9 @@ class AgentRepository:
                     """
                     INSERT INTO agents (
                         id, tenant_id, user_id, telegram_user_id, fly_app, region, image, model,
-                        memory_mb, allowed_skills, status, created_at, updated_at
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        memory_mb, allowed_skills, status, created_at, updated_at,
+                        provisioned_at
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     (
                         agent_id,
@@ -107,6 +109,9 @@ class AgentRepository:
                         status.value,
                         now,
                         now,
+                        # An agent recorded in any other status than `provisioning` was set up
+                        # elsewhere (imports, seeding): it counts as provisioned.
+                        None if status is AgentStatus.PROVISIONING else now,
                     ),
                 )
                 await self._append_history(transaction, agent_id, None, status, actor, "created")
@@ -168,7 +173,7 @@ class AgentRepository:
     async def live_glances(self) -> list[AgentGlance]:
         """Every live agent with a machine, as the fleet monitor needs it, oldest first."""
         rows = await self._db.fetch_all(
-            "SELECT id, tenant_id, fly_app, machine_id, status FROM agents "
+            "SELECT id, tenant_id, fly_app, machine_id, status, provisioned_at FROM agents "
             "WHERE deleted_at IS NULL AND machine_id IS NOT NULL ORDER BY created_at, id"
         )
         return [
@@ -178,6 +183,7 @@ class AgentRepository:
                 fly_app=row["fly_app"],
                 machine_id=row["machine_id"],
                 status=AgentStatus(row["status"]),
+                provisioned=row["provisioned_at"] is not None,
             )
             for row in rows
         ]
@@ -197,6 +203,8 @@ class AgentRepository:
                 value = getattr(changes, column)
                 if column == "allowed_skills" and value is not None:
                     value = json.dumps(list(value))
+                if column == "last_error" and value is not None:
+                    value = redact_text(value)
                 values[column] = value
         if "allowed_skills" in values and values["allowed_skills"] is None:
             raise ValueError("allowed_skills cannot be cleared; pass an empty tuple")
@@ -235,6 +243,30 @@ class AgentRepository:
                 target=agent_id,
                 outcome=AuditOutcome.OK,
                 detail={"fields": sorted(values)},
+                tx=transaction,
+            )
+            return _agent(row)
+
+    async def mark_provisioned(
+        self, agent_id: str, *, actor: str, tx: Transaction | None = None
+    ) -> Agent:
+        """Record that the agent's provisioning finished (or a repair completed it); only such
+        an agent may be called running. Keeps the first time it was recorded."""
+        now = to_db_time(self._clock())
+        async with self._db.transaction(tx) as transaction:
+            row = await transaction.fetch_one(
+                "UPDATE agents SET provisioned_at = COALESCE(provisioned_at, ?), updated_at = ? "
+                "WHERE id = ? AND status != ? RETURNING *",
+                (now, now, agent_id, AgentStatus.DELETED.value),
+            )
+            if row is None:
+                current = await self._require(transaction, agent_id)
+                raise StateTransitionError(f"agent {agent_id} is deleted", current)
+            await self._audit.record(
+                actor=actor,
+                action="agent.provisioned",
+                target=agent_id,
+                outcome=AuditOutcome.OK,
                 tx=transaction,
             )
             return _agent(row)
@@ -386,6 +418,27 @@ class AgentRepository:
             )
             return await self._require(transaction, agent_id)
 
+    async def unlink_telegram_user(
+        self, agent_id: str, *, actor: str, tx: Transaction | None = None
+    ) -> tuple[Agent, int | None]:
+        """Remove the agent's linked Telegram user; answers the agent and who was linked."""
+        async with self._db.transaction(tx) as transaction:
+            current = await self._require(transaction, agent_id)
+            previous = current.telegram_user_id
+            await transaction.execute(
+                "UPDATE agents SET telegram_user_id = NULL, updated_at = ? WHERE id = ?",
+                (to_db_time(self._clock()), agent_id),
+            )
+            await self._audit.record(
+                actor=actor,
+                action="agent.unlink_telegram_user",
+                target=agent_id,
+                outcome=AuditOutcome.OK,
+                detail={"telegram_user_id": previous},
+                tx=transaction,
+            )
+            return await self._require(transaction, agent_id), previous
+
     async def status_history(self, agent_id: str) -> list[AgentStatusChange]:
         """Oldest first."""
         rows = await self._db.fetch_all(
@@ -455,4 +508,5 @@ def _agent(row: Row) -> Agent:
         created_at=from_db_time(row["created_at"]),
         updated_at=from_db_time(row["updated_at"]),
         deleted_at=from_db_time_or_none(row["deleted_at"]),
+        provisioned_at=from_db_time_or_none(row["provisioned_at"]),
     )

@@ -14,6 +14,8 @@ fsync per write transaction, which a chat-ops bot (a handful of writes per user 
 notice.
 
 This module never interprets rows and never builds SQL from values: callers pass parameters.
+Every text parameter of a write passes through `storage.redaction.redact_params` first, so no
+secret value the process knows can reach the file, whichever repository wrote it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Literal
 import aiosqlite
 
 from storage.errors import StorageError, TransactionMisuseError
+from storage.redaction import redact_params
 
 Params = Sequence[object] | Mapping[str, object]
 Row = sqlite3.Row
@@ -82,13 +85,13 @@ class Transaction:
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return the number of rows it changed."""
         self._check_usable()
-        async with self._connection.execute(sql, params) as cursor:
+        async with self._connection.execute(sql, redact_params(params)) as cursor:
             return cursor.rowcount
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run one INSERT; return the new row's rowid."""
         self._check_usable()
-        async with self._connection.execute(sql, params) as cursor:
+        async with self._connection.execute(sql, redact_params(params)) as cursor:
             rowid = cursor.lastrowid
         if rowid is None:
             raise StorageError("insert produced no rowid")
@@ -97,7 +100,7 @@ class Transaction:
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         """Rows of a query (or of an `UPDATE … RETURNING`), seeing this transaction's writes."""
         self._check_usable()
-        return list(await self._connection.execute_fetchall(sql, params))
+        return list(await self._connection.execute_fetchall(sql, redact_params(params)))
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         rows = await self.fetch_all(sql, params)

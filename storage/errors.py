@@ -62,11 +62,22 @@ class InvalidPairingCodeError(StorageError, ValueError):
 
 
 class InviteRedeemError(StorageError):
-    """An invite token cannot be redeemed; `reason` says why (unknown, used, expired, revoked)."""
+    """An invite token cannot be redeemed; `reason` says why (unknown, used, expired, revoked,
+    agent gone, agent taken). For `agent_taken`, `agent_id` and `linked_user_id` (the Telegram
+    user the agent stays linked to) are set, for the operators — never shown to the redeemer."""
 
-    def __init__(self, message: str, reason: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        reason: str,
+        *,
+        agent_id: str | None = None,
+        linked_user_id: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
+        self.agent_id = agent_id
+        self.linked_user_id = linked_user_id
 
 
 class VaultError(StorageError):

@@ -112,10 +112,12 @@ class InviteRepository:
                     AND EXISTS (
                         SELECT 1 FROM agents
                         WHERE agents.id = invites.agent_id AND agents.deleted_at IS NULL
+                            AND (agents.telegram_user_id IS NULL
+                                 OR agents.telegram_user_id = ?)
                     )
                 RETURNING *
                 """,
-                (now, telegram_user_id, hash_token(text), now),
+                (now, telegram_user_id, hash_token(text), now, telegram_user_id),
             )
             if row is not None:
                 invite = _invite(row)
@@ -131,7 +133,21 @@ class InviteRepository:
                     tx=transaction,
                 )
                 return invite
-        raise await self._refusal(text)
+        refusal = await self._refusal(text, telegram_user_id)
+        if refusal.reason == InviteRefusal.AGENT_TAKEN:
+            # Kept in the audit log: who tried to take whose agent (the invite stays unused).
+            await self._audit.record(
+                actor=actor,
+                action="invite.redeem",
+                target=refusal.agent_id,
+                outcome=AuditOutcome.REFUSED,
+                detail={
+                    "reason": refusal.reason,
+                    "linked_telegram_user_id": refusal.linked_user_id,
+                },
+                tx=tx,
+            )
+        raise refusal
 
     async def revoke(self, invite_id: str, *, by: str, tx: Transaction | None = None) -> Invite:
         now = to_db_time(self._clock())
@@ -168,9 +184,13 @@ class InviteRepository:
         )
         return [_invite(row) for row in rows]
 
-    async def _refusal(self, token: str) -> InviteRedeemError:
+    def _expired(self, row: Row) -> bool:
+        return from_db_time(row["expires_at"]) <= self._clock()
+
+    async def _refusal(self, token: str, telegram_user_id: int) -> InviteRedeemError:
         row = await self._db.fetch_one(
-            "SELECT invites.*, agents.deleted_at AS agent_deleted_at FROM invites "
+            "SELECT invites.*, agents.deleted_at AS agent_deleted_at, "
+            "agents.telegram_user_id AS linked_user_id FROM invites "
             "JOIN agents ON agents.id = invites.agent_id WHERE token_hash = ?",
             (hash_token(token),),
         )
@@ -185,6 +205,14 @@ class InviteRepository:
         if row["agent_deleted_at"] is not None:
             return InviteRedeemError(
                 "the agent this invite was for no longer exists", InviteRefusal.AGENT_GONE
+            )
+        linked = row["linked_user_id"]
+        if linked is not None and linked != telegram_user_id and not self._expired(row):
+            return InviteRedeemError(
+                "this agent is already linked to another Telegram account",
+                InviteRefusal.AGENT_TAKEN,
+                agent_id=row["agent_id"],
+                linked_user_id=int(linked),
             )
         return InviteRedeemError("this invite link has expired", InviteRefusal.EXPIRED)
 

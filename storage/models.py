@@ -51,6 +51,12 @@ class Agent(_Record):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    # When its provisioning finished (None: it did not, e.g. failed at the model step).
+    provisioned_at: datetime | None = None
+
+    @property
+    def provisioned(self) -> bool:
+        return self.provisioned_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,7 @@ class AgentGlance:
     fly_app: str | None
     machine_id: str | None
     status: AgentStatus
+    provisioned: bool = True
 
 
 class AgentChanges(_Record):
@@ -190,6 +197,8 @@ class InviteRefusal(StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     AGENT_GONE = "agent_gone"
+    # The agent is linked to another Telegram user: an invite never swaps them silently.
+    AGENT_TAKEN = "agent_taken"
 
 
 # --- pairing ------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 """Guards that keep secrets out of the plain-text records: audit log, journal, outbox, overrides.
 
-Two rules, applied before anything is written:
+Three rules, applied before anything is written:
+- every value the bot holds as a secret (its settings' `SecretStr`s, everything in the vault) is
+  replaced wherever it appears, whatever its shape — see `KNOWN_SECRETS` below; a third party
+  (Fly quoting a config value in an error body) can hand one back to us in any text;
 - a mapping key named like a secret (`TELEGRAM_BOT_TOKEN`, `apiKey`, `password`, …) is refused
   with `UnsafeRecordError`: secrets belong in the vault, and a refused write is louder than a
   silently stripped one;
@@ -13,9 +16,16 @@ This module never logs what it finds: the whole point is that the value goes now
 
 from __future__ import annotations
 
+import html
 import itertools
+import json
+import logging
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote, quote_plus
+
+from pydantic import SecretStr
 
 from storage.errors import UnsafeRecordError
 
@@ -61,6 +71,160 @@ _SECRET_VALUE_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 
+class KnownSecrets:
+    """Every secret value this process holds, to be cut out of any text before it leaves.
+
+    One registry per process (`KNOWN_SECRETS`): fed by the runtime with the settings' secrets
+    at start and by the vault with every value it stores, decrypts, or finds stored when it is
+    opened; read by every sink — storage writes, the log record factory, the Telegram
+    messenger, fleet errors. A value is also known in the shapes it takes when another system
+    quotes it: JSON-escaped, URL-encoded and HTML-escaped.
+
+    Values shorter than `MIN_CHARS` are not registered: replacing a 3-letter string would
+    mangle ordinary words and, worse, the markers would show where (so what) the value is.
+    Such values are not secrets worth the name (every real key and token is far longer); the
+    vault still encrypts them and no code of ours ever writes one out.
+
+    Matching looks each position of a text up by its first `MIN_CHARS` characters in an index
+    of the values, longest value first (so a value that contains another is replaced whole):
+    the cost grows with the text's length, not with the number of values, so a fleet of
+    thousands of agents' secrets costs every log line and database write the same as a few.
+    The registry only grows: a value removed from the vault may still sit in texts written
+    earlier.
+    """
+
+    MIN_CHARS = 6
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        # First MIN_CHARS characters → the values that start so, longest first.
+        self._index: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, *values: str | SecretStr | None) -> None:
+        """Remember values (and their quoted shapes); short and empty ones are ignored."""
+        fresh: set[str] = set()
+        for value in values:
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not text or len(text) < self.MIN_CHARS:
+                continue
+            shapes = {
+                text,
+                json.dumps(text)[1:-1],
+                json.dumps(text, ensure_ascii=False)[1:-1],
+                quote(text, safe=""),
+                quote_plus(text, safe=""),
+                html.escape(text, quote=False),
+                html.escape(text, quote=True),
+            }
+            fresh.update(shape for shape in shapes if len(shape) >= self.MIN_CHARS)
+        with self._lock:
+            for shape in fresh - self._values:
+                self._values.add(shape)
+                head = shape[: self.MIN_CHARS]
+                # A new tuple replaces the old one whole: a reader never sees it half-built.
+                self._index[head] = tuple(
+                    sorted((*self._index.get(head, ()), shape), key=len, reverse=True)
+                )
+
+    def update(self, values: Iterable[str | SecretStr | None]) -> None:
+        self.add(*values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def redact(self, text: str) -> str:
+        """`text` with every known value replaced by the redaction marker."""
+        index = self._index
+        size = self.MIN_CHARS
+        if not index or len(text) < size:
+            return text
+        parts: list[str] = []
+        position = kept = 0
+        last = len(text) - size
+        while position <= last:
+            candidates = index.get(text[position : position + size])
+            if candidates is not None:
+                found = next((v for v in candidates if text.startswith(v, position)), None)
+                if found is not None:
+                    parts.append(text[kept:position])
+                    parts.append(REDACTED)
+                    position += len(found)
+                    kept = position
+                    continue
+            position += 1
+        if not parts:
+            return text
+        parts.append(text[kept:])
+        return "".join(parts)
+
+    def forget_all(self) -> None:
+        """For tests that need a fresh process's registry."""
+        with self._lock:
+            self._values.clear()
+            self._index = {}
+
+
+KNOWN_SECRETS = KnownSecrets()
+
+
+def redact_known(text: str) -> str:
+    """`text` without any value registered in `KNOWN_SECRETS` (shape-based rules not applied)."""
+    return KNOWN_SECRETS.redact(text)
+
+
+def redact_params(
+    params: Sequence[object] | Mapping[str, object],
+) -> Sequence[object] | Mapping[str, object]:
+    """SQL parameters with every known secret cut out of their text values: the last net
+    before anything reaches the database file."""
+    if not KNOWN_SECRETS:  # a cheap check on the hot path
+        return params
+    if isinstance(params, Mapping):
+        return {
+            key: redact_known(value) if isinstance(value, str) else value
+            for key, value in params.items()
+        }
+    return tuple(redact_known(value) if isinstance(value, str) else value for value in params)
+
+
+_base_record_factory = logging.getLogRecordFactory()
+_factory_installed = False
+
+
+def install_log_redaction() -> None:
+    """Cut known secrets out of every log record as it is made, whatever handler reads it.
+
+    A filter on the root handler would miss handlers added later (a library's, pytest's
+    capture) and records' tracebacks; the record factory sees every record at birth. The
+    message is formatted once here (`msg % args`), and an exception's traceback is formatted
+    and redacted into `exc_text`, which formatters use as is.
+    """
+    global _factory_installed
+    if _factory_installed:
+        return
+    formatter = logging.Formatter()
+
+    def make_record(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = _base_record_factory(*args, **kwargs)
+        if not KNOWN_SECRETS:  # nothing to cut yet
+            return record
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: logging reports it when it formats it
+            return record
+        record.msg = redact_known(message)
+        record.args = None
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = redact_known(formatter.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact_known(record.stack_info)
+        return record
+
+    logging.setLogRecordFactory(make_record)
+    _factory_installed = True
+
+
 def is_secret_field_name(name: str) -> bool:
     """True when a field name says it holds a secret."""
     words = [word.lower() for word in _WORD_SPLIT.split(name) if word]
@@ -99,7 +263,8 @@ def ensure_no_secret_fields(value: object, what: str) -> None:
 
 
 def redact_text(text: str) -> str:
-    """Replace credential-shaped substrings with a marker."""
+    """Replace known secret values and credential-shaped substrings with a marker."""
+    text = redact_known(text)
     for pattern in _SECRET_VALUE_PATTERNS:
         if "value" in pattern.groupindex:
             text = pattern.sub(lambda match: f"{match.group('name')}{REDACTED}", text)

@@ -27,9 +27,11 @@ from storage.db import DEFAULT_BUSY_TIMEOUT_MS, Database, Synchronous, Transacti
 from storage.invites import InviteRepository
 from storage.journal import OperationsJournal
 from storage.keyring import VaultKeyring
+from storage.machine_marks import MachineMarks
 from storage.migrations import MIGRATIONS, current_version, migrate
 from storage.outbox import AlertOutbox
 from storage.pairing import PairingLedger
+from storage.secret_questions import SecretQuestions
 from storage.snapshots import SnapshotRepository
 from storage.tenants import TenantRepository
 from storage.vault import SecretsVault
@@ -52,6 +54,8 @@ class Store:
         self.pairing = PairingLedger(database, clock, self.outbox, self.audit)
         self.journal = OperationsJournal(database, clock)
         self.tenants = TenantRepository(database, clock, self.audit)
+        self.secret_questions = SecretQuestions(database, clock)
+        self.machine_marks = MachineMarks(database, clock)
 
     @classmethod
     async def open(
@@ -84,7 +88,14 @@ class Store:
         except BaseException:
             await database.close()
             raise
-        return cls(database, clock, keyring)
+        store = cls(database, clock, keyring)
+        try:
+            # Every stored value is known to the redaction registry before anything is sent.
+            await store.secrets.remember_stored()
+        except BaseException:
+            await database.close()
+            raise
+        return store
 
     @asynccontextmanager
     async def transaction(self, within: Transaction | None = None) -> AsyncIterator[Transaction]:

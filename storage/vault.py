@@ -18,9 +18,16 @@ from pydantic import SecretStr
 from storage.audit import AuditLog
 from storage.clock import Clock, from_db_time, to_db_time
 from storage.db import Database, Row, Transaction
-from storage.errors import InvalidSecretNameError, NotFoundError, VaultNotConfiguredError
+from storage.errors import (
+    InvalidSecretNameError,
+    NotFoundError,
+    SecretDecryptionError,
+    UnknownKeyIdError,
+    VaultNotConfiguredError,
+)
 from storage.keyring import ENV_VAR, GENERATE_COMMAND, VaultKeyring
 from storage.models import AuditOutcome, RotationReport, SecretMeta, SecretScope, SecretScopeKind
+from storage.redaction import KNOWN_SECRETS
 
 SECRET_NAME_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 MAX_SECRET_CHARS = 65_536
@@ -81,6 +88,8 @@ class SecretsVault:
             if len(text) > MAX_SECRET_CHARS:
                 raise ValueError(f"secret {name} is longer than {MAX_SECRET_CHARS} characters")
             plain[name] = text
+        # Known before anything is written, so no text written from here on can hold it.
+        KNOWN_SECRETS.update(plain.values())
         now = to_db_time(self._clock())
         async with self._db.transaction(tx) as transaction:
             if scope.kind is SecretScopeKind.AGENT:
@@ -146,6 +155,24 @@ class SecretsVault:
             (scope.kind.value, scope.id),
         )
         return {row["name"]: SecretStr(_open(keyring, row)) for row in rows}
+
+    async def remember_stored(self) -> int:
+        """Register every stored value with `KNOWN_SECRETS` (at open); returns how many.
+
+        A value that cannot be decrypted (its key is gone) is skipped: it cannot be used, so it
+        cannot be sent anywhere either.
+        """
+        if self._keyring is None:
+            return 0
+        rows = await self._db.fetch_all("SELECT * FROM vault_secrets")
+        known = 0
+        for row in rows:
+            try:
+                _open(self._keyring, row)
+            except (SecretDecryptionError, UnknownKeyIdError):
+                continue
+            known += 1
+        return known
 
     async def meta(self, scope: SecretScope) -> list[SecretMeta]:
         """Names, key ids, times and fingerprints — safe to show to an admin."""
@@ -265,7 +292,8 @@ def _target(scope: SecretScope) -> str:
 
 
 def _open(keyring: VaultKeyring, row: Row) -> str:
-    return keyring.open(
+    """Decrypt one row; every value that comes out is known to the redaction registry."""
+    value = keyring.open(
         row["scope_kind"],
         row["scope_id"],
         row["name"],
@@ -273,6 +301,8 @@ def _open(keyring: VaultKeyring, row: Row) -> str:
         bytes(row["nonce"]),
         bytes(row["ciphertext"]),
     )
+    KNOWN_SECRETS.add(value)
+    return value
 
 
 def _meta(row: Row) -> SecretMeta:

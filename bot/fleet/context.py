@@ -32,7 +32,12 @@ class FleetContext:
     store: Store
     pool: FlyPool
     defaults: FleetDefaults
-    cli: MachineCli = field(default_factory=MachineCli)
+    cli: MachineCli = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One runner per service: its per-machine locks and the store's marks of machines
+        # whose last command never answered.
+        self.cli = MachineCli(self.store)
 
     # --- agents -------------------------------------------------------------------------------
 

@@ -1,20 +1,25 @@
 """Errors the fleet service raises: each carries a message fit to show an admin as is.
 
-Messages never contain secret values, tracebacks or raw API bodies.
+Messages never contain secret values, tracebacks or raw API bodies: every message (and
+cleanup step) is cut of the values the process knows as secrets when the error is made, since
+some quote a third party's text (a Fly error body can echo a config value).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from storage.redaction import redact_known
+
 
 class FleetError(Exception):
     """Base of every refusal or failure the service reports to its caller."""
 
     def __init__(self, message: str, *, cleanup: Sequence[str] = ()) -> None:
+        message = redact_known(message)
         super().__init__(message)
         self.message = message
-        self.cleanup = tuple(cleanup)
+        self.cleanup = tuple(redact_known(step) for step in cleanup)
 
     def __str__(self) -> str:
         if not self.cleanup:
@@ -26,7 +31,7 @@ class InvalidRequest(FleetError):
     """Input was refused before anything was created; `problems` lists every reason."""
 
     def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
+        self.problems = [redact_known(problem) for problem in problems]
         super().__init__("; ".join(self.problems))
 
 
@@ -56,3 +61,8 @@ class GatewayProblem(OperationFailed):
 
 class ModelMismatch(OperationFailed):
     pass
+
+
+class MachineUnsettled(AgentBusy):
+    """An earlier command on the machine never answered and may still be running in it: the
+    machine takes no other command until it was restarted."""

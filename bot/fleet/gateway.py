@@ -27,17 +27,17 @@ AUTH_REFUSED_FIX = (
     "fly machine update -e (OPENCLAW_GATEWAY_TOKEN and a value)"
 )
 VERSION_MISMATCH_FIX = (
-    "The image's OpenClaw is older than the one that last wrote the state on the volume. "
-    "Run machines with one consistent OpenClaw version: deploy the newer image"
+    "The image's OpenClaw is older than the one that last wrote the config on the volume, and "
+    "it refuses that volume. Run machines with one consistent OpenClaw version: deploy an "
+    "image with the newer OpenClaw (FLYAGENTS_AGENT_IMAGE or the tenant's), or, to roll back, "
+    "restore the volume as it was before the upgrade (/recreate from a snapshot taken then) — "
+    "switching the image alone is not enough"
 )
 NEVER_LISTENING_FIX = (
     "The machine is started but the gateway never logged that it listens. Check that the "
     "image's entrypoint does not force --dev (set OPENCLAW_GATEWAY_DEV_MODE=true only when "
     "needed), then restart the machine"
 )
-
-
-_VERSION_LINE = "Config was last written by a newer OpenClaw"
 
 
 def parse_log_time(value: str | None) -> datetime | None:
@@ -97,7 +97,21 @@ def checks_passing(machine: Machine) -> bool:
     return bool(machine.checks) and all(check.status == "passing" for check in machine.checks)
 
 
-def _diagnose(report: GatewayReport, machine_id: str) -> GatewayProblem | None:
+def version_mismatch_text(report: GatewayReport, machine_id: str) -> str:
+    """The diagnosis, naming both versions: the image's OpenClaw and the config's."""
+    versions = report.versions
+    if versions is None:
+        return f"Machine {machine_id}: {report.version_line}"
+    binary = f"OpenClaw {versions.binary}" if versions.binary else "its OpenClaw"
+    return (
+        f"Machine {machine_id}: version mismatch — the image runs {binary}, older than "
+        f"OpenClaw {versions.config}, which last wrote the config on the volume; the gateway "
+        "refuses to start (exit 1)."
+    )
+
+
+def diagnose(report: GatewayReport, machine_id: str) -> GatewayProblem | None:
+    """A problem that waiting cannot fix, read from the boot's log lines; None otherwise."""
     if report.auth_refused:
         return GatewayProblem(
             "auth_refused",
@@ -107,7 +121,7 @@ def _diagnose(report: GatewayReport, machine_id: str) -> GatewayProblem | None:
     if report.version_mismatch:
         return GatewayProblem(
             "version_mismatch",
-            f"Machine {machine_id}: {report.version_line or _VERSION_LINE}",
+            version_mismatch_text(report, machine_id),
             cleanup=(VERSION_MISMATCH_FIX,),
         )
     return None
@@ -128,7 +142,7 @@ async def current_health(
         ok = checks_passing(machine)
         return GatewayHealth(ok, "check passing" if ok else "check not passing", None, "started")
     report = summarize(cursor.lines)
-    problem = _diagnose(report, machine_id)
+    problem = diagnose(report, machine_id)
     if problem is not None:
         return GatewayHealth(False, problem.message, report, "started")
     if not checks_passing(machine):
@@ -156,7 +170,7 @@ async def wait_until_ready(
         except FlyError as error:
             log.warning("reading logs of %s failed: %s", machine_id, error)
         report = summarize(cursor.lines)
-        problem = _diagnose(report, machine_id)
+        problem = diagnose(report, machine_id)
         if problem is not None:
             raise problem
         if report.ready:

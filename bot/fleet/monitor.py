@@ -173,7 +173,13 @@ class Monitor:
             await self._set_status(
                 agent, AgentStatus.ERROR, f"machine {state} unexpectedly", report
             )
-        elif state == "started" and agent.status in (AgentStatus.STOPPED, AgentStatus.ERROR):
+        elif (
+            state == "started"
+            and agent.status in (AgentStatus.STOPPED, AgentStatus.ERROR)
+            # A machine that runs is not an agent that runs: one whose provisioning failed
+            # stays failed until it is finished or repaired.
+            and agent.provisioned
+        ):
             await self._set_status(agent, AgentStatus.RUNNING, "machine seen started", report)
 
         if state in TRANSIENT_STATES:

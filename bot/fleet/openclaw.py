@@ -84,6 +84,67 @@ def set_owner_allow_from(openclaw_dir: str, owners: list[str]) -> CliCommand:
     )
 
 
+# OpenClaw has no CLI command that lists the senders a pairing approved (2026.9.6: `pairing`
+# has list and approve only). It keeps them in its state database
+# (`$OPENCLAW_STATE_DIR/state/openclaw.sqlite`, table `channel_pairing_allow_entries`, one row
+# per channel, account and sender id). This fixed script reads that table read-only with
+# Node's built-in SQLite and prints one JSON line. It takes no argument: no user value ever
+# reaches it; the bot compares the sender id itself.
+ALLOW_LIST_SCRIPT = (
+    'const fs=require("node:fs"),path=require("node:path"),os=require("node:os");'
+    "const env=process.env;"
+    "const dir=(env.OPENCLAW_STATE_DIR||'').trim()"
+    '||path.join((env.OPENCLAW_HOME||"").trim()||os.homedir(),".openclaw");'
+    'const file=path.join(dir,"state","openclaw.sqlite");'
+    "let allowFrom=[];"
+    "if(fs.existsSync(file)){"
+    'const {DatabaseSync}=require("node:sqlite");'
+    "const db=new DatabaseSync(file,{readOnly:true});"
+    'try{allowFrom=db.prepare("SELECT entry FROM channel_pairing_allow_entries '
+    "WHERE channel_key='telegram' ORDER BY account_id, sort_order, entry\")"
+    ".all().map((row)=>String(row.entry));}"
+    "catch(error){if(!/no such table/.test(String(error)))throw error;}"
+    "finally{db.close();}}"
+    'process.stdout.write(JSON.stringify({channel:"telegram",allowFrom})+"\\n");'
+)
+
+
+def read_allow_list(openclaw_dir: str) -> CliCommand:
+    """Telegram senders OpenClaw allows to DM the agent (those a pairing approved)."""
+    folder = validation.machine_dir(openclaw_dir)
+    return CliCommand(
+        argv=("sh", "-lc", f'cd {folder} && exec node -e "$1"', "openclaw", ALLOW_LIST_SCRIPT),
+        label="openclaw allow list (telegram)",
+    )
+
+
+@dataclass(frozen=True)
+class AllowList:
+    ok: bool
+    senders: frozenset[str] = frozenset()
+    reason: str = ""
+
+    def allows(self, sender_id: str) -> bool:
+        return sender_id in self.senders
+
+
+def parse_allow_list(exit_code: int, stdout: str, stderr: str) -> AllowList:
+    if exit_code != 0:
+        return AllowList(ok=False, reason=failure_reason(stdout, stderr))
+    for line in reversed(_lines(stdout)):
+        if not line.startswith("{"):
+            continue
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            break
+        entries = parsed.get("allowFrom") if isinstance(parsed, dict) else None
+        if isinstance(entries, list) and all(isinstance(e, str | int) for e in entries):
+            return AllowList(ok=True, senders=frozenset(str(e).strip() for e in entries))
+        break
+    return AllowList(ok=False, reason="the allow list was not printed as expected")
+
+
 def clean_line(line: str) -> str:
     """A log or CLI line without ANSI colours and without a leading timestamp."""
     return TIMESTAMP_PREFIX_RE.sub("", ANSI_RE.sub("", line), count=1).strip()

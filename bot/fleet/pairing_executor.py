@@ -10,8 +10,11 @@ failed (OpenClaw said no: unknown, expired or already used) or stuck (no answer:
 is unknown, nothing is retried, the machine is blocked until it is restarted and healthy).
 
 Recovery after a stuck command follows the seed's safe flow: restart the machine first, wait
-for a healthy gateway, then look (`pairing list`) before anything runs again: a code that is no
-longer pending was almost certainly applied; otherwise exactly one retry is allowed.
+for a healthy gateway, then look (`pairing list`) before anything runs again: a code still
+pending gets exactly one retry. A code no longer pending is not proof it was applied (it may
+have expired, or the approve was killed and it expired since): it counts as applied only when
+OpenClaw's allow list now holds the sender; otherwise the request failed and the end user is
+asked for a new code.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from enum import StrEnum
 
 from bot.fleet import openclaw, owners, validation
 from bot.fleet.context import FleetContext
-from bot.fleet.errors import AgentBusy, FleetError
+from bot.fleet.errors import AgentBusy, FleetError, MachineUnsettled
 from bot.fleet.gateway import current_health, wait_until_ready
 from bot.fleet.resolve import EffectiveConfig
 from flyclient import (
@@ -79,6 +82,16 @@ class RecoveryResult:
     resolution: StuckResolution | None
     request: PairingRequest | None
     message: str
+
+
+def unprovisioned_words(agent: Agent) -> str:
+    """Why an agent whose provisioning did not finish takes no pairing (nor counts as running)."""
+    why = f" ({agent.last_error})" if agent.last_error else ""
+    return (
+        f"Agent {agent.id} did not finish provisioning{why}, so nothing was run. Repair it "
+        f"first: /recreate {agent.id} from a snapshot, or /deprovision {agent.id} and "
+        "/provision again."
+    )
 
 
 def user_actor(telegram_user_id: int) -> str:
@@ -178,6 +191,10 @@ class PairingExecutor:
                 _state_words(request),
             )
         agent = await ctx.store.agents.get(request.agent_id)
+        if not agent.provisioned:
+            # Its machine may run, but OpenClaw on it never got (all of) its setup, e.g. it
+            # still runs the default model: pairing a user to it would hide that.
+            return PairingResult(PairingOutcome.NOT_READY, request, unprovisioned_words(agent))
         fly, config = await ctx.fly_for(agent)
         health = await current_health(fly, request.machine_id)
         if not health.healthy:
@@ -186,6 +203,14 @@ class PairingExecutor:
                 request,
                 f"The agent is not ready to pair right now ({health.reason}). Nothing was run; "
                 "try again once its gateway is healthy.",
+            )
+        try:
+            # An earlier command that never answered may still run in the machine: nothing
+            # is claimed (the request stays approved) until the machine was restarted.
+            await ctx.cli.require_settled(fly, request.machine_id)
+        except MachineUnsettled as busy:
+            return PairingResult(
+                PairingOutcome.NOT_READY, request, f"{busy.message} Nothing was run."
             )
         claim = await ctx.store.pairing.claim_for_execution(request_id, executor=self.executor_id)
         if not claim.won:
@@ -213,7 +238,7 @@ class PairingExecutor:
             return await self._end_stuck(
                 request, f"setting the command owners did not answer: {error.message}"
             )
-        except (FlyError, owners.OwnerPolicyFailed) as error:
+        except (FlyError, owners.OwnerPolicyFailed, MachineUnsettled) as error:
             result = await self._end_failed(
                 request,
                 f"command owners not set: {error.message}",
@@ -239,7 +264,7 @@ class PairingExecutor:
             outcome = await ctx.run_cli(fly, request.machine_id, command, config=config)
         except (ExecOutcomeUnknownError, FlyTimeoutError, FlyConnectionError) as error:
             return await self._end_stuck(request, f"pairing list did not answer: {error.message}")
-        except FlyError as error:
+        except (FlyError, MachineUnsettled) as error:
             return await self._end_failed(
                 request,
                 f"pairing list failed: {error.message}",
@@ -304,7 +329,7 @@ class PairingExecutor:
                 "The pairing command did not answer in time, so its outcome is unknown. It will "
                 "not be retried blindly: restart the machine, then check again once it is healthy.",
             )
-        except FlyError as error:
+        except (FlyError, MachineUnsettled) as error:
             return await self._end_failed(
                 request,
                 f"exec refused: {error.message}",
@@ -424,31 +449,95 @@ class PairingExecutor:
                 f"The gateway is not healthy yet ({health.reason}); no retry is offered.",
             )
         request = stuck[0]
-        outcome = await ctx.run_cli(
-            fly, agent.machine_id, openclaw.list_pairing(ctx.defaults.openclaw_dir), config=config
-        )
-        listing = openclaw.parse_pairing_list(outcome.exit_code, outcome.stdout, outcome.stderr)
-        if listing.ok and listing.find(request.code) is None:
-            recovered = await ctx.store.pairing.mark_machine_recovered(
+        try:
+            outcome = await ctx.run_cli(
+                fly,
                 agent.machine_id,
-                by=actor,
-                resolution=StuckResolution.APPLIED,
-                detail="code no longer pending after restart: it was applied",
+                openclaw.list_pairing(ctx.defaults.openclaw_dir),
+                config=config,
+            )
+        except (FlyError, MachineUnsettled) as error:
+            return _unchecked(request, error)
+        listing = openclaw.parse_pairing_list(outcome.exit_code, outcome.stdout, outcome.stderr)
+        if not listing.ok or listing.find(request.code) is not None:
+            recovered = await ctx.store.pairing.mark_machine_recovered(
+                agent.machine_id, by=actor, resolution=StuckResolution.RETRY
             )
             return RecoveryResult(
-                StuckResolution.APPLIED,
+                StuckResolution.RETRY,
                 recovered,
-                "The code is no longer pending, so the earlier command almost certainly "
-                "approved it.",
+                "The gateway is healthy and the code is still pending: one retry is allowed.",
+            )
+        # No longer pending: applied — or expired, or the approve was killed and the code then
+        # expired. Only OpenClaw's allow list tells: is the sender allowed now?
+        return await self._settle_not_pending(fly, config, agent, request, actor=actor)
+
+    async def _settle_not_pending(
+        self,
+        fly: FlyClient,
+        config: EffectiveConfig,
+        agent: Agent,
+        request: PairingRequest,
+        *,
+        actor: str,
+    ) -> RecoveryResult:
+        ctx = self.ctx
+        machine_id = request.machine_id
+        sender = _telegram_id_of(request.submitted_by)
+        if sender is None:
+            return await self._abandon(
+                request,
+                actor,
+                "the code was no longer pending and whom it was issued to is not known",
+                "The code is no longer pending, but whom it was issued to is not known, so "
+                "nothing confirms it was applied: it is recorded as failed. Ask the user to "
+                "message the agent; if it answers with a new code, pair that one.",
+            )
+        try:
+            outcome = await ctx.run_cli(
+                fly, machine_id, openclaw.read_allow_list(ctx.defaults.openclaw_dir), config=config
+            )
+        except (FlyError, MachineUnsettled) as error:
+            return _unchecked(request, error)
+        allowed = openclaw.parse_allow_list(outcome.exit_code, outcome.stdout, outcome.stderr)
+        if not allowed.ok:
+            return await self._abandon(
+                request,
+                actor,
+                f"code no longer pending; allow list unreadable: {allowed.reason}",
+                f"The code is no longer pending and OpenClaw's allow list could not be read "
+                f"({allowed.reason}), so nothing confirms it was applied: it is recorded as "
+                "failed and the user is asked for a new code.",
+            )
+        if not allowed.allows(sender):
+            return await self._abandon(
+                request,
+                actor,
+                f"code no longer pending but telegram user {sender} is not allowed: not applied",
+                f"The code is no longer pending, but OpenClaw does not allow telegram user "
+                f"{sender}: the earlier command did not apply it (the code expired or the "
+                "command was killed). The request failed; the user is asked for a new code.",
             )
         recovered = await ctx.store.pairing.mark_machine_recovered(
-            agent.machine_id, by=actor, resolution=StuckResolution.RETRY
+            machine_id,
+            by=actor,
+            resolution=StuckResolution.APPLIED,
+            detail=f"code no longer pending and telegram user {sender} is allowed: applied",
         )
         return RecoveryResult(
-            StuckResolution.RETRY,
+            StuckResolution.APPLIED,
             recovered,
-            "The gateway is healthy and the code is still pending: one retry is allowed.",
+            f"The code is no longer pending and OpenClaw allows telegram user {sender}: the "
+            "earlier command approved it.",
         )
+
+    async def _abandon(
+        self, request: PairingRequest, actor: str, detail: str, message: str
+    ) -> RecoveryResult:
+        recovered = await self.ctx.store.pairing.mark_machine_recovered(
+            request.machine_id, by=actor, resolution=StuckResolution.ABANDONED, detail=detail
+        )
+        return RecoveryResult(StuckResolution.ABANDONED, recovered, message)
 
     async def wait_healthy(self, fly: FlyClient, machine_id: str, since: datetime | None) -> None:
         await wait_until_ready(
@@ -458,6 +547,16 @@ class PairingExecutor:
             poll_s=self.ctx.defaults.timings.gateway_poll_s,
             since=since or datetime.now(UTC),
         )
+
+
+def _unchecked(request: PairingRequest, error: FlyError | MachineUnsettled) -> RecoveryResult:
+    """The machine could not be asked: nothing is decided, the request stays stuck."""
+    return RecoveryResult(
+        None,
+        request,
+        f"The machine could not be checked ({error.message}); nothing was decided. "
+        "Restart it again once it is healthy.",
+    )
 
 
 def _state_words(request: PairingRequest) -> str:

@@ -59,6 +59,7 @@ from storage.models import (
     OperationStatus,
     SnapshotStatus,
 )
+from storage.redaction import redact_known
 
 # The steps that bring a new machine up, in order. Recreate re-sets the model (the snapshot's
 # config may predate a /model change); the owner policy is checked before the new machine's
@@ -87,6 +88,26 @@ class ProvisionResult:
     operation_id: str
     resumed: bool
     model: str
+
+
+@dataclass(frozen=True)
+class ResumedProvision:
+    """A provisioning resumed after a restart, for whoever asked for it.
+
+    `report` is the opaque reference the caller gave when it started the provisioning (the
+    Telegram layer: which chat, message and admin to tell), kept in the journal so a process
+    that did not start it can still tell them; the fleet only stores and returns it.
+    `progress` shows each step; `result` is set when it finished, `error` when it failed.
+    """
+
+    agent_id: str
+    report: Mapping[str, JsonValue] | None
+    progress: Progress
+    result: ProvisionResult | None = None
+    error: FleetError | None = None
+
+
+OnResumed = Callable[[ResumedProvision], Awaitable[None]]
 
 
 def runtime_for(
@@ -143,7 +164,11 @@ class Provisioner:
                 await progress.step("volume", StepState.RUNNING)
                 await journal.step_started(operation.id, "volume")
                 name = str(operation.params.get("volume_name"))
-                volume = await fly.create_volume(
+                # A crash may have lost the answer of an earlier create: its volume has this
+                # operation's name. Take it instead of leaving it orphaned next to a new one.
+                volume = await fly.find_volume_named(
+                    name, config.region
+                ) or await fly.create_volume(
                     name, config.region, ctx.defaults.volume_size_gb, encrypted=True
                 )
                 volume_id = volume.id
@@ -183,6 +208,7 @@ class Provisioner:
             AgentChanges(model=config.model, last_error=None),
             actor=actor,
         )
+        await ctx.store.agents.mark_provisioned(agent.id, actor=actor)
         agent = await ctx.store.agents.set_status(
             agent.id, AgentStatus.RUNNING, actor=actor, reason="provisioned"
         )
@@ -469,6 +495,7 @@ class Provisioner:
                 "snapshot_id": snapshot.id,
                 "old_machine_id": agent.machine_id,
                 "old_volume_id": agent.volume_id,
+                "volume_name": machine_spec.volume_name(agent.user_id),
             },
             agent_id=agent.id,
         )
@@ -492,11 +519,14 @@ class Provisioner:
             if new_volume_id is None:
                 await progress.step("volume", StepState.RUNNING, "restoring from snapshot")
                 await journal.step_started(operation.id, "volume")
-                volume = await fly.create_volume(
-                    machine_spec.volume_name(agent.user_id),
-                    agent.region or config.region,
-                    ctx.defaults.volume_size_gb,
-                    snapshot_id=snapshot.id,
+                # The name is the operation's (kept in its params), so a resume after a crash
+                # finds the volume an unanswered create made instead of making a second one.
+                name = _param_str(operation.params, "volume_name") or machine_spec.volume_name(
+                    agent.user_id
+                )
+                region = agent.region or config.region
+                volume = await fly.find_volume_named(name, region) or await fly.create_volume(
+                    name, region, ctx.defaults.volume_size_gb, snapshot_id=snapshot.id
                 )
                 new_volume_id = volume.id
                 await journal.step_done(operation.id, "volume", {"volume_id": new_volume_id})
@@ -545,7 +575,10 @@ class Provisioner:
             )
             await ctx.audit(actor, "agent.recreate", agent.id, AuditOutcome.FAILED, {"step": step})
             raise OperationFailed(
-                f"Recreate failed at step {step}: {_short(error)} The old machine was kept."
+                f"Recreate failed at step {step}: {_short(error)} The old machine was kept; "
+                f"rolled back: {', '.join(rolled_back) or 'nothing'}.",
+                # The journal keys a recreate by its snapshot: a retry needs a new one.
+                cleanup=(f"/snapshot {agent.id}, then /recreate {agent.id} to try again",),
             ) from error
 
         old_machine_id = _param_str(operation.params, "old_machine_id")
@@ -578,6 +611,9 @@ class Provisioner:
         await progress.step(
             "cleanup", StepState.DONE if not leftovers else StepState.FAILED, "; ".join(leftovers)
         )
+        # A recreate brings a whole new machine up (model set): it also repairs an agent whose
+        # provisioning had failed.
+        await ctx.store.agents.mark_provisioned(agent.id, actor=actor)
         agent = await ctx.store.agents.set_status(
             agent.id, AgentStatus.RUNNING, actor=actor, reason=f"recreated from {snapshot.id}"
         )
@@ -681,7 +717,9 @@ def _did_not_answer(label: str, machine_id: str) -> OperationFailed:
 
 def _short(error: BaseException) -> str:
     text = getattr(error, "message", None) or str(error) or type(error).__name__
-    return str(text)[:400]
+    # Cut known secrets before shortening: a cut through a value would hide it from the
+    # registry's match further down.
+    return redact_known(str(text))[:400]
 
 
 def _json_list(items: list[str]) -> list[JsonValue]:

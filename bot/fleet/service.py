@@ -20,10 +20,10 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from pydantic import SecretStr
+from pydantic import JsonValue, SecretStr
 
 from bot.fleet import machine_spec, openclaw, owners, validation
 from bot.fleet.bulk import AgentOperation, BulkAction, BulkReport, run_bulk
@@ -38,11 +38,19 @@ from bot.fleet.errors import (
     ModelMismatch,
     OperationFailed,
 )
+from bot.fleet.fly_boundary import fly_errors_become_fleet_errors
 from bot.fleet.fly_pool import FlyPool
 from bot.fleet.gateway import GatewayHealth, current_health, wait_until_ready
 from bot.fleet.pairing_executor import PairingExecutor, PairingResult, RecoveryResult
 from bot.fleet.progress import Progress, StepState
-from bot.fleet.provisioning import PROVISION_STEPS, RECREATE_STEPS, Provisioner, ProvisionResult
+from bot.fleet.provisioning import (
+    PROVISION_STEPS,
+    RECREATE_STEPS,
+    OnResumed,
+    Provisioner,
+    ProvisionResult,
+    ResumedProvision,
+)
 from bot.fleet.resolve import AGENT_SECRET_KEYS, AgentOverrides, EffectiveConfig
 from bot.fleet.tenants import TenantService
 from flyclient import (
@@ -84,6 +92,8 @@ class ProvisionRequest:
     region: str | None = None
     secrets: Mapping[str, str | SecretStr] | None = None
     telegram_user_id: int | None = None
+    # Who to tell if a restart finishes it (opaque to the fleet; see ResumedProvision).
+    report: Mapping[str, JsonValue] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,11 @@ def _clean_agent_secrets(
         if not value:
             problems.append(f"{name}: is empty")
             continue
+        try:
+            value = validation.secret_value(name, value)
+        except validation.InvalidInput as error:
+            problems.append(str(error))
+            continue
         if name == "TELEGRAM_BOT_TOKEN":
             try:
                 validation.telegram_bot_token(value)
@@ -141,6 +156,7 @@ def _clean_agent_secrets(
     return cleaned, problems
 
 
+@fly_errors_become_fleet_errors
 class FleetService:
     def __init__(self, store: Store, pool: FlyPool, defaults: FleetDefaults) -> None:
         self.ctx = FleetContext(store=store, pool=pool, defaults=defaults)
@@ -241,6 +257,7 @@ class FleetService:
         allowed_skills: Sequence[str] | None = None,
         region: str | None = None,
         progress: Progress | None = None,
+        report: Mapping[str, JsonValue] | None = None,
     ) -> ProvisionResult:
         request = ProvisionRequest(
             tenant_id=tenant_id,
@@ -248,6 +265,7 @@ class FleetService:
             model=model,
             allowed_skills=allowed_skills,
             region=region,
+            report=report,
         )
         return await self._provision(request, actor=actor, progress=progress)
 
@@ -305,6 +323,7 @@ class FleetService:
                     "volume_name": machine_spec.volume_name(user),
                     "tenant_id": tenant,
                     "user_id": user,
+                    **({"report": dict(request.report)} if request.report else {}),
                 },
                 agent_id=agent.id,
             )
@@ -324,8 +343,14 @@ class FleetService:
             agent, operation, config, actor=actor, progress=progress, resumed=True
         )
 
-    async def resume_unfinished(self, *, actor: str = "system") -> list[str]:
-        """After a crash: resume every provisioning the journal shows unfinished."""
+    async def resume_unfinished(
+        self, *, actor: str = "system", on_resumed: OnResumed | None = None
+    ) -> list[str]:
+        """After a crash: resume every provisioning the journal shows unfinished.
+
+        `on_resumed` hears each one's outcome (finished or failed) with the report reference
+        its starter gave, so the admin who asked is told although this process did not start it.
+        """
         resumed = []
         for operation in await self.store.journal.unfinished(kind=OperationKind.PROVISION):
             if operation.agent_id is None:
@@ -333,14 +358,27 @@ class FleetService:
             agent = await self.store.agents.find(operation.agent_id)
             if agent is None or agent.deleted_at is not None:
                 continue
+            report = operation.params.get("report")
+            outcome = ResumedProvision(
+                agent.id,
+                report if isinstance(report, dict) else None,
+                Progress.silent("provision", PROVISION_STEPS),
+            )
             try:
                 async with self._lock(agent_key(agent.tenant_id, agent.user_id)):
-                    await self._resume_provision(
-                        agent, actor=actor, progress=Progress.silent("provision", PROVISION_STEPS)
+                    result = await self._resume_provision(
+                        agent, actor=actor, progress=outcome.progress
                     )
                 resumed.append(agent.id)
+                outcome = replace(outcome, result=result)
             except FleetError as error:
                 log.warning("resuming provisioning of %s failed: %s", agent.id, error)
+                outcome = replace(outcome, error=error)
+            if on_resumed is not None:
+                try:
+                    await on_resumed(outcome)
+                except Exception:
+                    log.exception("reporting the resumed provisioning of %s failed", agent.id)
         return resumed
 
     # --- recreate -----------------------------------------------------------------------------
@@ -405,9 +443,7 @@ class FleetService:
             ) from error
         await progress.step("start", StepState.DONE)
         await self._gateway_step(agent, fly, machine_id, since, progress, actor, "agent.start")
-        agent = await self.store.agents.set_status(
-            agent.id, AgentStatus.RUNNING, actor=actor, reason="started"
-        )
+        agent = await self._running_if_provisioned(agent, actor=actor, reason="started")
         await self.ctx.audit(
             actor, "agent.start", agent.id, AuditOutcome.OK, {"machine_id": machine_id}
         )
@@ -427,6 +463,7 @@ class FleetService:
         try:
             await fly.stop(machine_id)
             await fly.wait_for_state(machine_id, "stopped", self.defaults.timings.stop_deadline_s)
+            await self.ctx.cli.restarted(machine_id)  # stopping killed whatever ran in it
         except FlyError as error:
             await self.ctx.audit(
                 actor, "agent.stop", agent.id, AuditOutcome.FAILED, {"error": error.message}
@@ -459,6 +496,8 @@ class FleetService:
             else:
                 await fly.start(machine_id)
             await fly.wait_for_state(machine_id, "started", self.defaults.timings.start_deadline_s)
+            # A new boot: a command that never answered died with the old one.
+            await self.ctx.cli.restarted(machine_id)
         except FlyError as error:
             await progress.step("restart", StepState.FAILED, error.message)
             await self.ctx.audit(
@@ -473,9 +512,7 @@ class FleetService:
         recovery = await self.pairing.recover_machine(agent, actor=actor)
         await progress.step("pairing", StepState.DONE, recovery.message)
         with contextlib.suppress(StateTransitionError):
-            agent = await self.store.agents.set_status(
-                agent.id, AgentStatus.RUNNING, actor=actor, reason="restarted"
-            )
+            agent = await self._running_if_provisioned(agent, actor=actor, reason="restarted")
         await self.ctx.audit(
             actor, "agent.restart", agent.id, AuditOutcome.OK, {"machine_id": machine_id}
         )
@@ -711,13 +748,13 @@ class FleetService:
         )
         if agent.machine_id:
             fly, _ = await self.ctx.fly_for(agent)
-            machine = await fly.get_machine(agent.machine_id)
-            if machine.config is None:
-                raise OperationFailed(f"Machine {agent.machine_id} has no config to update.")
-            config = machine.config.model_copy(deep=True)
-            config.env["ALLOWED_SKILLS_JSON"] = json.dumps(list(cleaned), separators=(",", ":"))
-            since = datetime.now(UTC)
             try:
+                machine = await fly.get_machine(agent.machine_id)
+                if machine.config is None:
+                    raise OperationFailed(f"Machine {agent.machine_id} has no config to update.")
+                config = machine.config.model_copy(deep=True)
+                config.env["ALLOWED_SKILLS_JSON"] = json.dumps(list(cleaned), separators=(",", ":"))
+                since = datetime.now(UTC)
                 await fly.update_machine(
                     agent.machine_id, config, current_version=machine.instance_id
                 )
@@ -733,12 +770,20 @@ class FleetService:
                         since=since,
                     )
             except FlyError as error:
+                # The new skills are already recorded: say so, and keep it as the agent's error.
+                failed = OperationFailed(
+                    f"The skills of {agent.id} are recorded, but updating machine "
+                    f"{agent.machine_id} failed ({error}): it may still run with its previous "
+                    "skills.",
+                    cleanup=(f"send the same /skills {agent.id} again once Fly answers",),
+                )
+                await self.store.agents.update(
+                    agent.id, AgentChanges(last_error=failed.message[:400]), actor=actor
+                )
                 await self.ctx.audit(
                     actor, "agent.skills", agent.id, AuditOutcome.FAILED, {"error": error.message}
                 )
-                raise OperationFailed(
-                    f"Updating machine {agent.machine_id} failed: {error.message}"
-                ) from error
+                raise failed from error
         await self.ctx.audit(
             actor, "agent.skills", agent.id, AuditOutcome.OK, {"skills": list(cleaned)}
         )
@@ -813,6 +858,14 @@ class FleetService:
 
     async def reject_pairing_request(self, request_id: str, *, actor: str) -> None:
         await self.store.pairing.reject(request_id, admin=actor)
+
+    # --- end users ----------------------------------------------------------------------------
+
+    async def unlink_telegram_user(self, ref: str, *, actor: str) -> tuple[Agent, int | None]:
+        """Release the agent from its end user (so an invite can link someone else); answers
+        the agent and the Telegram user who was linked (None when nobody was)."""
+        agent = await self.find_agent(ref)
+        return await self.store.agents.unlink_telegram_user(agent.id, actor=actor)
 
     # --- model --------------------------------------------------------------------------------
 
@@ -912,6 +965,16 @@ class FleetService:
             listed = {s.id: s for s in await fly.list_snapshots(volume_id)}
             snapshot = listed.get(snapshot.id, snapshot)
         return snapshot
+
+    async def _running_if_provisioned(self, agent: Agent, *, actor: str, reason: str) -> Agent:
+        """`running` after a start; an agent whose provisioning did not finish keeps its failed
+        status (its machine runs, but OpenClaw on it is not set up), until finished/repaired."""
+        current = await self.store.agents.get(agent.id)
+        if not current.provisioned:
+            return current
+        return await self.store.agents.set_status(
+            agent.id, AgentStatus.RUNNING, actor=actor, reason=reason
+        )
 
     def _machine_of(self, agent: Agent) -> str:
         if agent.machine_id is None:

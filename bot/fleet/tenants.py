@@ -80,10 +80,8 @@ def validate_value(key: str, raw: str) -> str:
         if len(value) > 256 or not validation.IMAGE_RE.fullmatch(value):
             raise validation.InvalidInput("An image looks like registry.fly.io/app:tag.")
         return value
-    # Secrets: any printable single-line text without spaces.
-    if len(value) > 4096 or not value.isprintable() or any(ch.isspace() for ch in value):
-        raise validation.InvalidInput(f"{key} must be a single line without spaces.")
-    return value
+    # Secrets: the one rule for secret values, shared with /secret.
+    return validation.secret_value(key, value)
 
 
 class TenantService:

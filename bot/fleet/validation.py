@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -83,11 +84,29 @@ def pairing_code(raw: str) -> str:
     return value
 
 
+# A `.0` minor version names the same release (`gpt-5.0-mini` is `gpt-5-mini`).
+_ZERO_MINOR_RE = re.compile(r"(?<=[0-9])\.0+(?![0-9])")
+
+
+def model_key(model_id: str) -> str:
+    """`model_id` reduced to what names the model, for comparing spellings of one model.
+
+    Unicode compatibility forms are folded (NFKC: full-width letters, ligatures), invisible
+    format characters (zero-width, bidi controls) and every separator are dropped, case is
+    folded and a `.0` minor version is removed — so `openai/gpt-5.0-mini`, `x:gpt_5_mini`,
+    `GPT-5-Mini` and `ｇｐｔ-５-ｍｉｎｉ` all become `...gpt5mini`. Provider prefixes stay in
+    the key (any separator may join them); callers look for the model inside it.
+    """
+    text = unicodedata.normalize("NFKC", model_id)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = _ZERO_MINOR_RE.sub("", text.casefold())
+    return re.sub(r"[^a-z0-9]", "", text)
+
+
 def is_forbidden_model(model_id: str) -> bool:
-    """True for gpt-5-mini in any spelling, with or without a provider prefix."""
-    last = model_id.strip().rsplit("/", 1)[-1].lower()
-    squashed = re.sub(r"[^a-z0-9]", "", last)
-    return squashed.startswith(FORBIDDEN_MODEL)
+    """True for gpt-5-mini in any spelling: any provider prefix with any separator, any case,
+    any separators, a `.0` minor, a dated or suffixed variant, look-alike Unicode forms."""
+    return FORBIDDEN_MODEL in model_key(model_id)
 
 
 def model_id(raw: str) -> str:
@@ -95,9 +114,10 @@ def model_id(raw: str) -> str:
     if len(raw) > 200:
         raise InvalidInput("A model id is at most 200 characters.")
     value = raw.strip()
-    _require_ascii(value, "A model id")
+    # Before the ASCII check, so a decorated gpt-5-mini is named for what it is.
     if is_forbidden_model(value):
         raise InvalidInput("The model gpt-5-mini must not be used; choose another model.")
+    _require_ascii(value, "A model id")
     provider, sep, name = value.partition("/")
     if not sep or not PROVIDER_RE.fullmatch(provider):
         raise InvalidInput(
@@ -201,6 +221,31 @@ def secret_name(raw: str) -> str:
     if not SECRET_NAME_RE.fullmatch(value):
         raise InvalidInput(
             "A secret name is 1-64 characters of A-Z, 0-9 and _, starting with a letter."
+        )
+    return value
+
+
+MAX_SECRET_VALUE_CHARS = 4096
+
+
+def secret_value(name: str, raw: str) -> str:
+    """A secret's value: one line of visible characters, no spaces; the stripped text.
+
+    `isprintable()` is False for every control (NUL…), format (bidi overrides U+202A-U+202E and
+    U+2066-U+2069, zero-width U+200B-U+200D, U+2060, U+FEFF) and separator character: a value
+    holding one was almost surely pasted with junk, and would differ invisibly from what the
+    admin sees. The message names the setting, never the value.
+    """
+    value = raw.strip()
+    if not value:
+        raise InvalidInput(f"{name} needs a value.")
+    if len(value) > MAX_SECRET_VALUE_CHARS:
+        raise InvalidInput(f"{name} is longer than {MAX_SECRET_VALUE_CHARS} characters.")
+    if not value.isprintable() or any(char.isspace() for char in value):
+        raise InvalidInput(
+            f"{name} must be a single line of visible characters: no spaces, control, "
+            "direction-changing (bidi) or zero-width characters. Copy the value again from "
+            "its source."
         )
     return value
 

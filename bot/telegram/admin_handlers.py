@@ -13,12 +13,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from pydantic import SecretStr
+from pydantic import JsonValue, SecretStr
 from telegram import InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.fleet.progress import Progress
-from bot.fleet.provisioning import PROVISION_STEPS, RECREATE_STEPS
+from bot.fleet.provisioning import PROVISION_STEPS, RECREATE_STEPS, ResumedProvision
 from bot.telegram import cards, keyboards, render
 from bot.telegram.bulk_commands import BulkCommands, is_all, is_bulk_confirmation
 from bot.telegram.call import Call
@@ -84,6 +84,7 @@ class AdminCommands:
             "pair": self._pair,
             "pending": self._pending,
             "invite": self._invite,
+            "unlink": self._unlink,
             "audit": self._audit,
             "help": self._help,
         }
@@ -166,10 +167,12 @@ class AdminCommands:
         action: Callable[[Progress], Awaitable[Outcome]],
         *,
         message_id: int | None = None,
+        opened: Callable[[int], None] | None = None,
     ) -> None:
-        """Run `action` with a `Progress` shown in one edited message, then its outcome."""
+        """Run `action` with a `Progress` shown in one edited message, then its outcome;
+        `opened` learns that message's id before `action` runs."""
         deps = self._deps
-        opened = await LiveProgress.open(
+        opened_live = await LiveProgress.open(
             deps.messenger,
             call.chat_id,
             title,
@@ -177,9 +180,11 @@ class AdminCommands:
             deps.options.progress_edit_interval_s,
             message_id=message_id,
         )
-        if opened is None:
+        if opened_live is None:
             return
-        live, progress = opened
+        live, progress = opened_live
+        if opened is not None:
+            opened(live.message_id)
         result = await live.run(progress, lambda: action(progress))
         if result is None:
             return
@@ -193,9 +198,52 @@ class AdminCommands:
         username = self._deps.messenger.bot.username
         return f"https://t.me/{username}?start={token.get_secret_value()}"
 
-    async def _new_invite(self, agent: Agent, call: Call) -> str:
-        issued = await self._deps.store.invites.create(agent.id, created_by=call.actor)
-        return self._invite_link(issued.token)
+    async def _invite_for(self, agent: Agent, *, chat_id: int, user_id: int, actor: str) -> str:
+        """A new invite, as the text for the answer in `chat_id`: the link itself in the
+        admin's private chat; asked in a group, the link goes to the admin privately (in a
+        group whoever clicks it first is linked) and the group reads only where it went."""
+        deps = self._deps
+        issued = await deps.store.invites.create(agent.id, created_by=actor)
+        link = self._invite_link(issued.token)
+        if chat_id == user_id:
+            return render.invite_lines(link)
+        sent = await deps.messenger.send(user_id, render.invite(agent, link))
+        if sent is None:
+            # Telegram refused (the admin never started a chat with the bot, or blocked it):
+            # nobody holds this token, so it is withdrawn.
+            await deps.store.invites.revoke(issued.invite.id, by=actor)
+            return render.invite_not_delivered(agent, deps.messenger.bot.username)
+        return render.invite_sent_privately(agent)
+
+    async def report_resumed(self, resumed: ResumedProvision) -> None:
+        """A provisioning a restart finished (or failed): its progress message shows the
+        outcome instead of ⏳, and the admin who asked gets the invite link (privately)."""
+        report = resumed.report or {}
+        chat_id, message_id, user_id = (
+            report.get("chat_id"),
+            report.get("message_id"),
+            report.get("user_id"),
+        )
+        if not (
+            isinstance(chat_id, int) and isinstance(message_id, int) and isinstance(user_id, int)
+        ):
+            return
+        result = resumed.result
+        if result is not None:
+            outcome = render.provisioned(result, None)
+            if result.agent.telegram_user_id is None:
+                outcome += "\n" + await self._invite_for(
+                    result.agent, chat_id=chat_id, user_id=user_id, actor="system:resume"
+                )
+        else:
+            error = resumed.error
+            outcome = render.failed(explain(error) if error is not None else "Provisioning failed.")
+        text = f"{render.progress(resumed.progress)}\n{outcome}"
+        try:
+            await self._deps.messenger.edit(chat_id, message_id, text)
+        except TelegramError as error:
+            log.warning("could not edit progress message %s: %s", message_id, error)
+            await self._deps.messenger.send(chat_id, text)
 
     # --- provisioning -------------------------------------------------------------------------
 
@@ -212,13 +260,22 @@ class AdminCommands:
                 allowed_skills=skills,
                 region=values.get("region"),
                 progress=progress,
+                report=report,
             )
-            link = None
+            text = render.provisioned(result, None)
             if result.agent.telegram_user_id is None:
-                link = await self._new_invite(result.agent, call)
-            return render.provisioned(result, link), None
+                text += "\n" + await self._invite_for(
+                    result.agent, chat_id=call.chat_id, user_id=call.user_id, actor=call.actor
+                )
+            return text, None
 
-        await self._with_progress(call, "provision", PROVISION_STEPS, provision)
+        # Where to report if a restart finishes this provisioning (see report_resumed).
+        report: dict[str, JsonValue] = {"chat_id": call.chat_id, "user_id": call.user_id}
+
+        def opened(message_id: int) -> None:
+            report["message_id"] = message_id
+
+        await self._with_progress(call, "provision", PROVISION_STEPS, provision, opened=opened)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -386,7 +443,26 @@ class AdminCommands:
 
     async def _invite(self, call: Call, values: dict[str, str]) -> None:
         agent = await self._agent(values["agent"])
-        await self._reply(call, render.invite(agent, await self._new_invite(agent, call)))
+        shown = await self._invite_for(
+            agent, chat_id=call.chat_id, user_id=call.user_id, actor=call.actor
+        )
+        await self._reply(
+            call,
+            f"🔗 Invite for {render.code(agent.id)} ({render.esc(render.agent_label(agent))})\n"
+            + shown
+            if call.private
+            else shown,
+        )
+
+    async def _unlink(self, call: Call, values: dict[str, str]) -> None:
+        agent, previous = await self._deps.service.unlink_telegram_user(
+            values["agent"], actor=call.actor
+        )
+        await self._reply(call, render.unlinked(agent, previous))
+        if previous is not None:
+            # The released user is told: access to their agent never changes behind their back.
+            with contextlib.suppress(TelegramError):
+                await self._deps.messenger.send(previous, render.unlinked_user(agent))
 
     # --- secrets ------------------------------------------------------------------------------
 

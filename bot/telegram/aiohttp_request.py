@@ -6,7 +6,10 @@ at a few hundred updates a second that bookkeeping cost more CPU than everything
 does per update (bench/RESULTS.md, scenario 5). aiohttp, already a dependency, keeps idle
 connections in a queue and learns of a closed one from the event loop instead of asking.
 This module only moves bytes: PTB builds the requests and reads the answers. It never logs a
-URL, since every Bot API URL carries the bot token.
+URL, since every Bot API URL carries the bot token. Every parameter it sends is cut of the
+secret values the process knows (`storage.redaction.KNOWN_SECRETS`) — the one place every text
+the bot sends to Telegram passes, whoever rendered it — except `secret_token`, which
+`setWebhook` must carry as it is.
 """
 
 from __future__ import annotations
@@ -20,12 +23,21 @@ import certifi
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from storage.redaction import redact_known
+
 # The certificate authorities PTB's httpx-based class trusted (certifi's bundle), rather than
 # whatever the host's store holds: the same trust wherever the bot runs, slim images included.
 _TRUSTED_ROOTS = ssl.create_default_context(cafile=certifi.where())
 
 # Bot API URLs are `{root}/bot{token}/{method}` and `{root}/file/bot{token}/{path}`.
 _TOKEN_IN_URL = re.compile(r"/bot[^/\s'\"]+")
+
+
+class NotSent(NetworkError):
+    """The request never reached Telegram (no connection could be had or opened), so Telegram
+    cannot have carried it out: resending it cannot make a duplicate. Any other failure after
+    the request went out (`TimedOut` waiting for the answer, a dropped connection) leaves the
+    outcome unknown."""
 
 
 class AiohttpRequest(BaseRequest):
@@ -125,8 +137,15 @@ class AiohttpRequest(BaseRequest):
                 allow_redirects=False,
             ) as response:
                 return response.status, await response.read()
+        except aiohttp.ConnectionTimeoutError as error:
+            # Waiting for a pooled connection or opening one: nothing was sent yet.
+            raise NotSent(f"not sent: aiohttp.{type(error).__name__}") from error
         except TimeoutError as error:
             raise TimedOut from error
+        except aiohttp.ClientConnectorError as error:
+            raise NotSent(
+                f"not sent: aiohttp.{type(error).__name__}: {_without_token(str(error))}"
+            ) from error
         except aiohttp.ClientError as error:
             # The class name helps when the message is empty; some messages quote the URL,
             # which carries the bot token.
@@ -161,15 +180,27 @@ def _body(request_data: RequestData | None) -> aiohttp.FormData | aiohttp.BytesP
     """Form fields as PTB's own class sends them: url-encoded, or multipart with files."""
     if request_data is None:
         return None
+    parameters = _without_secrets(request_data.json_parameters)
     if not request_data.contains_files:
         # Encoded here rather than by aiohttp's FormData, which costs more per request.
         return aiohttp.BytesPayload(
-            urlencode(request_data.json_parameters).encode(),
+            urlencode(parameters).encode(),
             content_type="application/x-www-form-urlencoded",
         )
     form = aiohttp.FormData()
-    for name, value in request_data.json_parameters.items():
+    for name, value in parameters.items():
         form.add_field(name, value)
     for name, (filename, content, mime_type) in request_data.multipart_data.items():
         form.add_field(name, content, filename=filename, content_type=mime_type)
     return form
+
+
+# The one parameter that must carry a secret to Telegram: the webhook's own header secret.
+_SECRET_PARAMETERS = frozenset({"secret_token"})
+
+
+def _without_secrets(parameters: dict[str, str]) -> dict[str, str]:
+    return {
+        name: value if name in _SECRET_PARAMETERS else redact_known(value)
+        for name, value in parameters.items()
+    }

@@ -22,6 +22,14 @@ other errors (network, 5xx, Telegram down) → retried with exponential backoff 
 of the alerts that failed together, which are retried together); "group chat was upgraded to
 a supergroup" → the ops chat follows the supergroup (`Messenger.follow_chat_move`) and the
 message is sent there at once, in the same round.
+A send that got no answer in time (`TimedOut`: the request went out, Telegram may well have
+carried it out) has an unknown outcome, not a failure: its alerts are resent once, with a line
+saying the message may be a duplicate; if the resend's answer is lost too they are given up
+(status failed, kept, with a reason) rather than posted a third time. So the ops chat holds
+an alert at most twice, and twice only when an answer was lost. Requests that never left
+(`NotSent`) and refusals are failures as above. A dropped connection is retried as a failure
+too: it is what an outage looks like, when Telegram carries out nothing, and giving up alerts
+during an outage would be worse than a rare duplicate.
 This worker never deletes an alert and never marks one sent before Telegram accepted it.
 """
 
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -39,7 +48,14 @@ from datetime import timedelta
 
 from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.telegram import cards, render
 from bot.telegram.deps import BotDeps
@@ -59,6 +75,9 @@ IDS_PER_DIGEST_LINE = 8
 ALERTS_PER_DIGEST_PAGE = 200
 # Room kept on every page for the "(continued)" title of a kind cut by a page break.
 _CONTINUED_ROOM = 120
+# Marks (in `last_error`, so it survives a restart) an alert that was sent once with no answer:
+# it has had its one resend. Kept on every later error of that alert.
+OUTCOME_UNKNOWN = "outcome unknown"
 
 
 @dataclass(frozen=True)
@@ -168,8 +187,17 @@ class AlertWorker:
                     delay_s=wait,
                 )
                 return wait
+            if any(_resending(alert) for alert in outgoing.alerts):
+                outgoing = dataclasses.replace(outgoing, text=outgoing.text + render.RESENT_NOTE)
             try:
                 await self._send_to_ops(outgoing)
+            except TimedOut as error:
+                # Sent, but no answer: Telegram may have carried it out.
+                await self._outcome_unknown(outgoing.alerts, str(error))
+                await self._retry_later(_alerts_of(plan[index + 1 :]), "not sent yet")
+                backoff = options.alert_backoff_base_s
+                self._paused_until = time.monotonic() + backoff
+                return backoff
             except RetryAfter as error:
                 wait = retry_after_seconds(error)
                 await self._retry_later(_alerts_of(plan[index:]), str(error), delay_s=wait)
@@ -321,13 +349,40 @@ class AlertWorker:
         retry_at = store.clock() + timedelta(seconds=wait)
         for alert in alerts:
             with contextlib.suppress(StateTransitionError):
-                await store.outbox.mark_failed_attempt(alert.id, error, retry_at=retry_at)
+                await store.outbox.mark_failed_attempt(
+                    alert.id, _keeping_mark(alert, error), retry_at=retry_at
+                )
 
     async def _give_up(self, alerts: Sequence[Alert], error: str) -> None:
         for alert in alerts:
             with contextlib.suppress(StateTransitionError):
-                await self._deps.store.outbox.mark_failed_attempt(alert.id, error, retry_at=None)
+                await self._deps.store.outbox.mark_failed_attempt(
+                    alert.id, _keeping_mark(alert, error), retry_at=None
+                )
+
+    async def _outcome_unknown(self, alerts: Sequence[Alert], error: str) -> None:
+        """A send whose answer was lost: resend once; after a second loss, give up."""
+        first = [alert for alert in alerts if not _resending(alert)]
+        await self._retry_later(first, f"{OUTCOME_UNKNOWN} ({error}): resent once")
+        again = [alert for alert in alerts if _resending(alert)]
+        await self._give_up(
+            again,
+            f"{OUTCOME_UNKNOWN} twice ({error}): not resent, the ops chat probably holds it "
+            "already",
+        )
 
 
 def _alerts_of(plan: Sequence[Outgoing]) -> list[Alert]:
     return [alert for outgoing in plan for alert in outgoing.alerts]
+
+
+def _resending(alert: Alert) -> bool:
+    """Whether the alert was sent once already with no answer (it has had its resend)."""
+    return (alert.last_error or "").startswith(OUTCOME_UNKNOWN)
+
+
+def _keeping_mark(alert: Alert, error: str) -> str:
+    """`error`, still marked when the alert had an unknown outcome, so it is resent only once."""
+    if _resending(alert) and not error.startswith(OUTCOME_UNKNOWN):
+        return f"{OUTCOME_UNKNOWN}, then: {error}"
+    return error

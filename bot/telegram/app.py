@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from telegram import Update
@@ -32,6 +33,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.fleet.provisioning import ResumedProvision
 from bot.fleet.service import FleetService
 from bot.telegram.admin_handlers import AdminCommands
 from bot.telegram.aiohttp_request import AiohttpRequest
@@ -52,7 +54,7 @@ from bot.telegram.rate_limit import ChatPacer, OncePerWindow, PerUserLimit, Slid
 from bot.telegram.router import Router
 from bot.telegram.update_order import OrderedUpdateProcessor
 from bot.telegram.user_handlers import UserCommands
-from bot.telegram.webhook import WebhookConfig, WebhookServer
+from bot.telegram.webhook import WebhookConfig, WebhookServer, WebhookWatch
 from storage import Store
 from storage.models import PairingSource
 
@@ -99,7 +101,13 @@ class TelegramLayer:
     worker: AlertWorker
     webhook: WebhookConfig | None = None
     requests: tuple[AiohttpRequest, ...] = ()
+    admin: AdminCommands | None = None
     _webhook_server: WebhookServer | None = field(default=None, init=False)
+
+    async def report_resumed(self, resumed: ResumedProvision) -> None:
+        """Tell the admin who asked how a provisioning resumed after a restart ended."""
+        if self.admin is not None:
+            await self.admin.report_resumed(resumed)
 
     async def start(self) -> None:
         app = self.application
@@ -117,14 +125,33 @@ class TelegramLayer:
                 allowed_updates=ALLOWED_UPDATES,
             )
         else:
-            self._webhook_server = WebhookServer(self.webhook, app.bot, app.update_queue)
-            await self._webhook_server.start()
-            await app.bot.set_webhook(
-                self.webhook.url,
-                secret_token=self.webhook.secret,
-                allowed_updates=ALLOWED_UPDATES,
-            )
+            await self._start_webhook(self.webhook)
         self.worker.start()
+
+    async def _start_webhook(self, webhook: WebhookConfig) -> None:
+        """Listen first (Telegram delivers as soon as the webhook is set), register the URL
+        with our secret, then check what Telegram registered, now and every few minutes."""
+        app = self.application
+        self._webhook_server = WebhookServer(webhook, app.bot, app.update_queue)
+        await self._webhook_server.start()
+        watch = WebhookWatch(webhook, app.bot, self.deps.store, self.deps.alerts_due)
+        watch.registered_at = datetime.now(UTC).replace(microsecond=0)
+        await app.bot.set_webhook(
+            webhook.url, secret_token=webhook.secret, allowed_updates=ALLOWED_UPDATES
+        )
+        await watch.check()
+
+        async def check_webhook(context: ContextTypes.DEFAULT_TYPE) -> None:
+            try:
+                await watch.check()
+            except TelegramError as error:
+                log.warning("could not check the webhook with Telegram: %s", error)
+
+        interval = self.deps.options.webhook_check_interval_s
+        assert app.job_queue is not None
+        app.job_queue.run_repeating(
+            check_webhook, interval=interval, first=interval, name="webhook-check"
+        )
 
     async def stop(self) -> None:
         app = self.application
@@ -152,7 +179,8 @@ def bot_api_requests(options: BotOptions) -> tuple[AiohttpRequest, AiohttpReques
     # At most one call per update handled at once (both lanes), plus a few for the alert worker,
     # the menus and progress edits; the bound keeps a burst from opening hundreds of them.
     calls = AiohttpRequest(
-        options.concurrent_updates + options.admin_concurrent_updates + SPARE_CONNECTIONS
+        options.concurrent_updates + options.admin_concurrent_updates + SPARE_CONNECTIONS,
+        read_timeout=options.bot_api_read_timeout_s,
     )
     # Long polling is one request at a time.
     return calls, AiohttpRequest(1)
@@ -283,4 +311,4 @@ def build_telegram(
         first=options.housekeeping_interval_s,
         name="housekeeping",
     )
-    return TelegramLayer(application, deps, AlertWorker(deps), webhook, requests)
+    return TelegramLayer(application, deps, AlertWorker(deps), webhook, requests, admin)

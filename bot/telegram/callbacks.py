@@ -6,6 +6,10 @@ are taken atomically in this process before anything else is awaited, so double 
 admins pressing at once are told who is on it; the ledger guarantees it across processes.
 A button never grants anything by itself: its data only names what to do, the presser is
 checked on every press.
+
+Answering a press is feedback, not the decision: when the answer fails (Telegram answers
+5xx, or its 15 s answer window passed while the update waited) the press is still carried
+out, and a hold taken for it is released on every path.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from telegram import CallbackQuery, Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.telegram import keyboards, render
@@ -29,6 +34,16 @@ log = logging.getLogger("bot.telegram.callbacks")
 STALE_BUTTON = "This button no longer works."
 
 
+async def answer(
+    query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
+) -> None:
+    """Answer a press; a failed answer is logged, never raised: the press still counts."""
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except TelegramError as error:
+        log.warning("could not answer a button press (%s): carrying on", type(error).__name__)
+
+
 class Callbacks:
     def __init__(self, deps: BotDeps, desk: PairingDesk, admin: AdminCommands) -> None:
         self._deps = deps
@@ -43,13 +58,13 @@ class Callbacks:
         self._deps.people.remember(user)
         data = decode(query.data)
         if data is None or query.message is None:
-            await query.answer(STALE_BUTTON)
+            await answer(query, STALE_BUTTON)
             return
         if not self._deps.auth.is_admin(user.id):
             # Refused once per window; further presses get no answer (the button's spinner
             # stops by itself), so a stranger's presses cost no Bot API calls.
             if self._deps.refusals.try_take((user.id, ADMIN_ONLY_LINE)):
-                await query.answer(ADMIN_ONLY_LINE, show_alert=True)
+                await answer(query, ADMIN_ONLY_LINE, show_alert=True)
             return
         call = Call(
             chat_id=query.message.chat.id,
@@ -82,34 +97,39 @@ class Callbacks:
         name = self._deps.people.name(call.user_id)
         holder = self._desk.take_request(request_id, name)
         if holder is not None:
-            await query.answer(f"Already being handled by {holder}."[:200])
+            await answer(query, f"Already being handled by {holder}."[:200])
             return
-        if data.action is Action.REJECT:
-            await query.answer("Rejecting…")
-            await self._desk.reject(
+        # From here the hold is ours: released whatever happens below (the desk releases it
+        # as soon as the ledger holds the outcome; this is the backstop).
+        try:
+            if data.action is Action.REJECT:
+                await answer(query, "Rejecting…")
+                await self._desk.reject(
+                    chat_id=call.chat_id,
+                    message_id=message_id,
+                    admin_id=call.user_id,
+                    request_id=request_id,
+                )
+                return
+            await answer(query, "Approving… this runs once.")
+            await self._desk.approve(
                 chat_id=call.chat_id,
                 message_id=message_id,
                 admin_id=call.user_id,
                 request_id=request_id,
             )
-            return
-        await query.answer("Approving… this runs once.")
-        await self._desk.approve(
-            chat_id=call.chat_id,
-            message_id=message_id,
-            admin_id=call.user_id,
-            request_id=request_id,
-        )
+        finally:
+            self._desk.release_request(request_id)
 
     async def _restart(
         self, query: CallbackQuery, agent_id: str, call: Call, message_id: int
     ) -> None:
         holder = self._desk.take_restart(agent_id, self._deps.people.name(call.user_id))
         if holder is not None:
-            await query.answer(f"Already being restarted by {holder}."[:200])
+            await answer(query, f"Already being restarted by {holder}."[:200])
             return
         try:
-            await query.answer("Restarting the machine…")
+            await answer(query, "Restarting the machine…")
             await self._deps.messenger.clear_keyboard(call.chat_id, message_id)
             await self._desk.restart(
                 chat_id=call.chat_id, admin_id=call.user_id, agent_ref=agent_id, reply_to=message_id
@@ -122,20 +142,20 @@ class Callbacks:
     ) -> None:
         taken = self._deps.confirmations.take(data.arg, call.user_id)
         if taken is TakeRefusal.GONE:
-            await query.answer("This confirmation expired or was already used.")
+            await answer(query, "This confirmation expired or was already used.")
             return
         if taken is TakeRefusal.NOT_YOURS:
-            await query.answer("Only the admin who asked can confirm or cancel this.")
+            await answer(query, "Only the admin who asked can confirm or cancel this.")
             return
         if data.action is Action.CANCEL:
-            await query.answer("Cancelled.")
+            await answer(query, "Cancelled.")
             await self._deps.messenger.edit(
                 call.chat_id,
                 message_id,
                 f"Cancelled: nothing was done to {render.esc(taken.target_label)}.",
             )
             return
-        await query.answer("Confirmed.")
+        await answer(query, "Confirmed.")
         await self._admin.confirmed(call, taken, message_id)
 
     async def _page(
@@ -144,10 +164,10 @@ class Callbacks:
         token, raw_index = data.args
         found = self._deps.pages.get(token, int(raw_index)) if raw_index.isdigit() else None
         if found is None:
-            await query.answer("This list expired: run the command again.")
+            await answer(query, "This list expired: run the command again.")
             return
         text, total = found
-        await query.answer()
+        await answer(query)
         await self._deps.messenger.edit(
             call.chat_id, message_id, text, keyboards.pages(token, int(raw_index), total)
         )
@@ -157,13 +177,13 @@ class Callbacks:
     ) -> None:
         flow = self._deps.flows.by_token(data.arg, call.chat_id, call.user_id)
         if flow is None:
-            await query.answer("This question expired or belongs to someone else.")
+            await answer(query, "This question expired or belongs to someone else.")
             return
         await self._deps.messenger.clear_keyboard(call.chat_id, message_id)
         if data.action is Action.GUIDE_CANCEL:
             await self._admin.guide.cancel(flow)
-            await query.answer("Cancelled.")
+            await answer(query, "Cancelled.")
             return
-        await query.answer()
+        await answer(query)
         index = data.args[1]
         await self._admin.guide.pick(call, flow, int(index) if index.isdigit() else -1)

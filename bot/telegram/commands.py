@@ -173,6 +173,12 @@ ADMIN_COMMANDS: tuple[Command, ...] = (
     Command("pair", "/pair AGENT CODE", "Approve a pairing code directly", (AGENT, Param("code"))),
     Command("pending", "/pending", "Pairing requests awaiting a decision"),
     Command("invite", "/invite AGENT", "A one-time link for the agent's end user", (AGENT,)),
+    Command(
+        "unlink",
+        "/unlink AGENT",
+        "Release the agent from its end user (then /invite links someone else)",
+        (AGENT,),
+    ),
     Command("audit", "/audit [AGENT]", "Recent audit entries", (Param("agent", required=False),)),
     Command(
         "tenant",

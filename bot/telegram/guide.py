@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from telegram import ForceReply, InlineKeyboardMarkup
+from telegram import ForceReply, InlineKeyboardMarkup, Message
 
 from bot.telegram import keyboards, render
 from bot.telegram.call import Call
@@ -30,6 +30,21 @@ _QUESTIONS = {
     Ask.CODE: "Which pairing code? Send the 8 characters.",
     Ask.SECRET: "Send the secret as NAME=VALUE. I delete your message as soon as I read it.",
 }
+
+
+# The secret question's sentence marks the bot's message as a secret question for as long as
+# the message exists: a reply to it holds a secret, whatever became of the flow.
+SECRET_QUESTION = _QUESTIONS[Ask.SECRET]
+
+
+def is_secret_question(message: Message | None, bot_id: int) -> bool:
+    """True when `message` is this bot's own guided question for a secret."""
+    return (
+        message is not None
+        and message.from_user is not None
+        and message.from_user.id == bot_id
+        and SECRET_QUESTION in (message.text or "")
+    )
 
 
 def missing_value(command: Command, values: dict[str, str]) -> Ask | None:
@@ -76,7 +91,13 @@ class Guide:
             # bot itself): name the asking admin so it opens for them, and only them.
             name = render.esc(deps.people.name(call.user_id), 64)
             question = f'<a href="tg://user?id={call.user_id}">{name}</a>, {question}'
-        await deps.messenger.send(call.chat_id, question, markup, reply_to=call.message_id)
+        sent = await deps.messenger.send(call.chat_id, question, markup, reply_to=call.message_id)
+        # Remembered in the store, not only in the flow: the answer must be recognised (and
+        # deleted) after the flow expired, after a restart or after another command too.
+        if asking is Ask.SECRET and sent is not None:
+            await deps.store.secret_questions.asked(call.chat_id, sent.message_id)
+        else:
+            await deps.store.secret_questions.forget(call.chat_id)
 
     async def answer_text(self, call: Call, flow: Flow, text: str) -> None:
         """A typed answer to the pending question."""
@@ -85,9 +106,17 @@ class Guide:
             if call.message_id is not None:
                 await deps.messenger.delete(call.chat_id, call.message_id)
             deps.flows.finish(flow)
+            await deps.store.secret_questions.forget(call.chat_id)
             await self._store_secret(call, flow.values["agent"], text)
             return
         await self._continue(call, flow, text.strip())
+
+    async def answer_expired_secret(self, chat_id: int, message_id: int) -> None:
+        """A secret answer with no live question: deleted first, nothing stored, admin told."""
+        deps = self._deps
+        deleted = await deps.messenger.delete(chat_id, message_id)
+        await deps.store.secret_questions.forget(chat_id)
+        await deps.messenger.send(chat_id, render.secret_question_expired(deleted=deleted))
 
     async def pick(self, call: Call, flow: Flow, index: int) -> None:
         """A pressed button: the value offered at `index`."""

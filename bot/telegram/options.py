@@ -42,10 +42,28 @@ class BotOptions:
     flow_ttl_s: float = 600.0
     page_ttl_s: float = 3600.0
     housekeeping_interval_s: float = 300.0
+    # How long a Bot API call waits for Telegram's answer (PTB's default is 5 s). Telegram
+    # answers in well under a second as a rule, but answers of 5-20 s happen under load (a busy
+    # group, a data-centre hiccup) for calls it carried out; waiting only 5 s turned those into
+    # "failures" that were resent, so alerts arrived three times. 30 s covers the slow answers
+    # seen in practice, and still notices a dead connection well within the alert lease, which
+    # must exceed a whole exchange (pool 1 s + connect 5 s + write 5 s + read 30 s = 41 s < 60 s)
+    # so that no other process re-claims an alert whose send is still in flight. A call that
+    # gets no answer even then has an unknown outcome: alerts are resent at most once
+    # (`alerts_worker`), other sends are not resent.
+    bot_api_read_timeout_s: float = 30.0
+    # A press on a pairing card holds the request for its presser (others are told who is on
+    # it) until the decision ends; a hold older than this is void whatever path forgot it.
+    # Longer than one decision (gateway check, pairing list, owners, the approve's exec
+    # timeout); the ledger keeps it exactly-once after the bound.
+    decision_hold_ttl_s: float = 300.0
     # How often PTB's rate limiter resends a request Telegram answered with 429.
     rate_limiter_max_retries: int = 1
     # PTB's rate limiter: all requests (Telegram allows about 30 messages a second in total).
     overall_requests_per_second: float = 30.0
+    # Webhook mode: how often the bot asks Telegram (getWebhookInfo) whether its updates still
+    # come to this bot's URL and arrive there.
+    webhook_check_interval_s: float = 300.0
 
     @classmethod
     def for_tests(cls) -> BotOptions:

@@ -10,6 +10,8 @@ This module never runs a pairing command or decides a retry itself: the fleet se
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from telegram import InlineKeyboardMarkup
 
@@ -33,34 +35,61 @@ USER_REJECTED_WORDS = (
     "An operator declined your pairing request. If you think this is a mistake, contact them."
 )
 USER_APPLIED_WORDS = "Paired: you can now talk to your agent."
+USER_NOT_APPLIED_WORDS = (
+    "Your pairing did not go through. Send your agent a message to get a new code, "
+    "then send that code here."
+)
 USER_EXPIRED_WORDS = (
     "This code expired before it was approved. Send your agent a message to get a new code, "
     "then send that code here."
 )
 
 
+class DecisionHolds:
+    """Who is deciding what in this process, each hold bounded in time.
+
+    A hold only spares a second presser a wait: the ledger decides exactly-once. So a hold
+    that outlived `ttl_s` is void — a code path that failed to release it (an answer to
+    Telegram that raised, say) can never lock a card for good.
+    """
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._held: dict[str, tuple[str, float]] = {}
+
+    def take(self, key: str, holder: str) -> str | None:
+        """Hold `key` for `holder`; the current holder's name if someone else still holds it."""
+        now = self._clock()
+        current = self._held.get(key)
+        if current is not None and now - current[1] < self._ttl_s:
+            return current[0]
+        self._held[key] = (holder, now)
+        return None
+
+    def release(self, key: str) -> None:
+        self._held.pop(key, None)
+
+
 class PairingDesk:
     def __init__(self, deps: BotDeps) -> None:
         self._deps = deps
-        self._deciding: dict[str, str] = {}
-        self._restarting: dict[str, str] = {}
+        ttl_s = deps.options.decision_hold_ttl_s
+        self._deciding = DecisionHolds(ttl_s)
+        self._restarting = DecisionHolds(ttl_s)
 
     # --- who is on it -------------------------------------------------------------------------
 
     def take_request(self, request_id: str, admin_name: str) -> str | None:
-        """Mark the request as being decided by `admin_name`; the current holder if taken."""
-        holder = self._deciding.get(request_id)
-        if holder is not None:
-            return holder
-        self._deciding[request_id] = admin_name
-        return None
+        """Mark the request as being decided by `admin_name`; the current holder if taken.
+        The caller releases it (`release_request`) on every path; it also expires."""
+        return self._deciding.take(request_id, admin_name)
+
+    def release_request(self, request_id: str) -> None:
+        self._deciding.release(request_id)
 
     def take_restart(self, agent_id: str, admin_name: str) -> str | None:
-        holder = self._restarting.get(agent_id)
-        if holder is not None:
-            return holder
-        self._restarting[agent_id] = admin_name
-        return None
+        return self._restarting.take(agent_id, admin_name)
 
     # --- decisions ----------------------------------------------------------------------------
 
@@ -93,7 +122,7 @@ class PairingDesk:
             # The ledger holds the outcome now (running twice is its business, not this
             # hold's): from here a press on another copy of the card is shown that outcome,
             # not "being handled", while this one is still telling the card and the user.
-            self._deciding.pop(request_id, None)
+            self._deciding.release(request_id)
         await self.show_outcome(chat_id, message_id, result, admin_name)
         await self.tell_user(result)
 
@@ -140,7 +169,7 @@ class PairingDesk:
             )
             await self.tell_submitter(rejected, USER_REJECTED_WORDS)
         finally:
-            self._deciding.pop(request_id, None)
+            self._deciding.release(request_id)
 
     async def tell_user(self, result: PairingResult) -> None:
         """The end user who sent the code hears the outcome (not the admin's internals)."""
@@ -201,6 +230,8 @@ class PairingDesk:
         )
         if recovery.resolution is StuckResolution.APPLIED and recovery.request is not None:
             await self.tell_submitter(recovery.request, USER_APPLIED_WORDS)
+        if recovery.resolution is StuckResolution.ABANDONED and recovery.request is not None:
+            await self.tell_submitter(recovery.request, USER_NOT_APPLIED_WORDS)
 
     def release_restart(self, agent_id: str) -> None:
-        self._restarting.pop(agent_id, None)
+        self._restarting.release(agent_id)

@@ -112,7 +112,10 @@ def agent_line(agent: Agent) -> str:
     parts = [code(agent.id), esc(agent_label(agent)), esc(agent.status.value)]
     if agent.region:
         parts.append(esc(agent.region))
-    if agent.model:
+    if not agent.provisioned:
+        # Its configured model was never confirmed on the machine: do not claim it.
+        parts.append("<i>provisioning not finished</i>")
+    elif agent.model:
         parts.append(esc(agent.model))
     if agent.telegram_user_id is None:
         parts.append("<i>not linked</i>")
@@ -145,7 +148,8 @@ def agent_view(view: AgentView, requests: Sequence[PairingRequest]) -> str:
         lines.append("Machine: none")
     if agent.volume_id:
         lines.append(f"Volume: {code(agent.volume_id)}")
-    lines.append(f"Region: {esc(agent.region or '—')} · Model: {code(agent.model or '—')}")
+    model = code(agent.model or "—") if agent.provisioned else "not set (provisioning not finished)"
+    lines.append(f"Region: {esc(agent.region or '—')} · Model: {model}")
     lines.append(f"Skills: {esc(', '.join(agent.allowed_skills) or '—', 1000)}")
     linked = (
         f"Telegram user {agent.telegram_user_id}"
@@ -239,6 +243,21 @@ def invite(agent: Agent, link: str) -> str:
     return f"🔗 Invite for {code(agent.id)} ({esc(agent_label(agent))})\n{invite_lines(link)}"
 
 
+def invite_sent_privately(agent: Agent) -> str:
+    return (
+        f"🔗 The one-time invite for {code(agent.id)} was sent to you in our private chat "
+        "(never shown here: in a group whoever clicks a link first is linked)."
+    )
+
+
+def invite_not_delivered(agent: Agent, bot_username: str) -> str:
+    return (
+        f"⚠️ I could not send you the invite for {code(agent.id)} privately: Telegram lets me "
+        f"write to you only once you have started a chat with me. Open a private chat with "
+        f"@{esc(bot_username)}, press Start, then run /invite {code(agent.id)} there."
+    )
+
+
 def snapshot(record: Snapshot) -> str:
     return done(
         f"Snapshot {code(record.fly_snapshot_id or record.id)} of volume "
@@ -260,6 +279,18 @@ def secrets_meta(label: str, metas: Sequence[SecretMeta]) -> str:
 def secrets_stored(label: str, names: Iterable[str]) -> str:
     listed = ", ".join(code(name) for name in names)
     return done(f"Stored {listed} for {esc(label)}. The message with the value was deleted.")
+
+
+def secret_question_expired(*, deleted: bool) -> str:
+    gone = (
+        "I deleted your message"
+        if deleted
+        else "I could not delete your message, so please delete it yourself"
+    )
+    return (
+        f"{gone}: it answered my question for a secret, which had expired, so the value was "
+        "not stored. Run /secret again to store it."
+    )
 
 
 # --- tenants ------------------------------------------------------------------------------------
@@ -373,6 +404,8 @@ def recovery(result: RecoveryResult) -> str:
         return done(f"Pairing recovered: applied. {esc(result.message, 400)}")
     if result.resolution is StuckResolution.RETRY:
         return f"🔁 Pairing can be retried once. {esc(result.message, 400)}"
+    if result.resolution is StuckResolution.ABANDONED:
+        return failed(f"Pairing failed. {esc(result.message, 400)}")
     return f"ℹ️ {esc(result.message, 400)}"
 
 
@@ -395,6 +428,12 @@ def stuck_card(request: PairingRequest, agent: Agent | None) -> str:
 
 
 # --- alerts -------------------------------------------------------------------------------------
+
+
+# Added to an alert message sent again after Telegram's answer to the first send was lost.
+RESENT_NOTE = (
+    "\n<i>↻ Sent again: Telegram did not confirm an earlier copy, so this may be a duplicate.</i>"
+)
 
 
 def alert(item: Alert) -> str:
@@ -619,3 +658,50 @@ def partly_done(text: str) -> str:
 
 def bulk_full_list_header(command: str, tenant: str | None, count: int) -> str:
     return f"<b>/{esc(command)} all</b>{bulk_scope(tenant)}: {_agents(count)} not done"
+
+
+# --- end users' links ---------------------------------------------------------------------------
+
+
+def unlinked(agent: Agent, previous: int | None) -> str:
+    if previous is None:
+        return f"ℹ️ {code(agent.id)} had no linked end user. /invite {esc(agent.id)} makes a link."
+    return done(
+        f"Telegram user {code(str(previous))} is no longer linked to {code(agent.id)} "
+        f"({esc(agent_label(agent))}) and was told. /invite {esc(agent.id)} makes a new link; "
+        "someone whose invite was refused because the agent was taken can open it again now."
+    )
+
+
+def unlinked_user(agent: Agent) -> str:
+    return (
+        f"An operator released your link to the agent {esc(agent_label(agent))}: you can no "
+        "longer pair or check it from here. Ask your operator if this is unexpected."
+    )
+
+
+def invite_taken(agent: Agent) -> str:
+    """To the redeemer: polite, and without naming who holds the agent."""
+    return (
+        f"Sorry, the agent {esc(agent_label(agent))} is already linked to another Telegram "
+        "account, so this invite did not link you. The operators have been told; once they "
+        "release it, open the same invite link again."
+    )
+
+
+def invite_taken_holder(agent: Agent) -> str:
+    """To the user who stays linked."""
+    return (
+        f"Someone else opened an invite link for your agent {esc(agent_label(agent))}. You are "
+        "still linked to it; the operators have been told and decide."
+    )
+
+
+def invite_taken_alert(agent: Agent, redeemer: str, holder: str) -> str:
+    """Plain text for the ops alert: names both people and what the admin can do."""
+    return (
+        f"Invite refused: {redeemer} opened an invite for agent {agent.id} "
+        f"({agent_label(agent)}), which is linked to {holder}. {holder} stays linked and both "
+        f"were told. To hand the agent over: /unlink {agent.id}, then {redeemer} opens the same "
+        "link again."
+    )

@@ -21,8 +21,9 @@ from telegram.ext import ContextTypes
 from bot.telegram.admin_handlers import AdminCommands
 from bot.telegram.auth import ADMIN_ONLY_LINE, STRANGER_LINE, Caller, Role
 from bot.telegram.call import Call
-from bot.telegram.commands import ADMIN_BY_NAME, USER_BY_NAME
+from bot.telegram.commands import ADMIN_BY_NAME, USER_BY_NAME, Ask
 from bot.telegram.deps import BotDeps
+from bot.telegram.guide import is_secret_question
 from bot.telegram.parsing import (
     CommandText,
     looks_like_secret,
@@ -107,6 +108,8 @@ class Router:
         await self._refuse(call, STRANGER_LINE)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if await self._expired_secret_answer(update, context.bot.id):
+            return
         found = await self._call(update)
         if found is None:
             return
@@ -133,3 +136,27 @@ class Router:
         it can neither fill the chat's send pacing nor Telegram's limits for everyone else."""
         if self._deps.refusals.try_take((call.user_id, line)):
             await self._deps.messenger.send(call.chat_id, line)
+
+    async def _expired_secret_answer(self, update: Update, bot_id: int) -> bool:
+        """Delete a text that answers a secret question no live flow is waiting for.
+
+        Recognised without the in-memory flow, which a timeout, a restart or another command
+        ended: a reply to the bot's own secret question, or in a private chat the first text
+        after a secret question (remembered in the store). A live flow asking for the secret
+        handles its answer itself (deleting it first).
+        """
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None or not message.text or user.is_bot:
+            return False
+        replies_to_question = is_secret_question(message.reply_to_message, bot_id)
+        if not replies_to_question and (
+            message.chat.type != "private"
+            or await self._deps.store.secret_questions.pending(message.chat_id) is None
+        ):
+            return False
+        flow = self._deps.flows.current(message.chat_id, user.id)
+        if flow is not None and flow.asking is Ask.SECRET:
+            return False
+        await self._admin.guide.answer_expired_secret(message.chat_id, message.message_id)
+        return True

@@ -11,8 +11,11 @@ ago that changed; it never asks Fly, so end users cannot turn their taps into Fl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
+
+from telegram.error import TelegramError
 
 from bot.fleet.errors import FleetError
 from bot.fleet.openclaw import find_pairing_code
@@ -25,7 +28,14 @@ from bot.telegram.deps import BotDeps
 from bot.telegram.errors import explain
 from bot.telegram.parsing import ParseError, words
 from storage.errors import InviteRedeemError
-from storage.models import Agent, AgentStatus, AlertSeverity, PairingRequest, PairingState
+from storage.models import (
+    Agent,
+    AgentStatus,
+    AlertSeverity,
+    InviteRefusal,
+    PairingRequest,
+    PairingState,
+)
 
 NO_CODE_LINE = (
     "Send me the pairing code your agent gave you: 8 characters, like <code>F864XLAV</code>. "
@@ -97,6 +107,9 @@ class UserCommands:
         try:
             invite = await self._deps.store.invites.redeem(payload, telegram_user_id=call.user_id)
         except InviteRedeemError as error:
+            if error.reason == InviteRefusal.AGENT_TAKEN:
+                await self._agent_taken(call, error)
+                return
             await self._reply(call, explain(error))
             return
         agent = await self._deps.store.agents.get(invite.agent_id)
@@ -113,6 +126,30 @@ class UserCommands:
             f"✅ You are linked to your agent {render.esc(render.agent_label(agent))}.\n"
             f"{render.USER_HELP_FOOTER}",
         )
+
+    async def _agent_taken(self, call: Call, error: InviteRedeemError) -> None:
+        """An invite for an agent someone else is linked to: nobody is swapped silently. The
+        link stays as it is and the invite unused; the redeemer, the linked user and the ops
+        chat are told, and an admin decides (/unlink, then the same link works)."""
+        deps = self._deps
+        assert error.agent_id is not None and error.linked_user_id is not None
+        agent = await deps.store.agents.get(error.agent_id)
+        redeemer = deps.people.name(call.user_id)
+        holder = deps.people.name(error.linked_user_id)
+        await deps.store.outbox.enqueue(
+            "invite_agent_taken",
+            render.invite_taken_alert(agent, redeemer, holder),
+            severity=AlertSeverity.WARNING,
+            payload={
+                "agent_id": agent.id,
+                "telegram_user_id": call.user_id,
+                "linked_telegram_user_id": error.linked_user_id,
+            },
+        )
+        deps.alerts_due.set()
+        await self._reply(call, render.invite_taken(agent))
+        with contextlib.suppress(TelegramError):
+            await deps.messenger.send(error.linked_user_id, render.invite_taken_holder(agent))
 
     # --- commands -----------------------------------------------------------------------------
 

@@ -2,20 +2,29 @@
 
 A small aiohttp server accepts Telegram's POSTs on the path of the webhook URL, checks the
 secret token header Telegram sends back (`X-Telegram-Bot-Api-Secret-Token`), and hands each
-update to the PTB application's queue. It never processes updates itself and never logs their
-content (a message may carry a secret).
+update to the PTB application's queue. There is always a secret (one is generated for the run
+when none is configured), so a POST without it, from anyone but Telegram, gets 403 and is
+never read. The server never processes updates itself and never logs their content (a message
+may carry a secret). `WebhookWatch` asks Telegram (getWebhookInfo) whether its updates still
+go to this URL and arrive there, and tells the log and the ops chat when not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import Bot, Update
+from telegram import Bot, Update, WebhookInfo
+
+from storage import Store
+from storage.models import AlertSeverity
 
 log = logging.getLogger("bot.telegram.webhook")
 
@@ -23,12 +32,17 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 MAX_UPDATE_BYTES = 1024 * 1024
 
 
+def new_webhook_secret() -> str:
+    """A secret token Telegram accepts (1-256 of A-Z a-z 0-9 _ -): 256 random bits."""
+    return secrets.token_urlsafe(32)
+
+
 @dataclass(frozen=True)
 class WebhookConfig:
     url: str
     listen: str
     port: int
-    secret: str | None
+    secret: str = field(repr=False)
 
     @property
     def path(self) -> str:
@@ -60,11 +74,12 @@ class WebhookServer:
             await runner.cleanup()
 
     async def _receive(self, request: web.Request) -> web.Response:
-        secret = self._config.secret
-        if secret is not None:
-            given = request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), secret.encode()):
-                return web.Response(status=403)
+        # Checked before the body is read: a forged update is never parsed, queued or logged.
+        given = request.headers.get(SECRET_HEADER, "")
+        if not self._config.secret or not hmac.compare_digest(
+            given.encode(), self._config.secret.encode()
+        ):
+            return web.Response(status=403)
         try:
             data = await request.json()
         except ValueError:
@@ -74,3 +89,56 @@ class WebhookServer:
         update = Update.de_json(data, self._bot)
         await self._queue.put(update)
         return web.Response(status=200)
+
+
+def webhook_problems(
+    ours: str, info: WebhookInfo, registered_at: datetime | None
+) -> dict[str, str]:
+    """What is wrong with Telegram's view of the webhook: {"url:…"|"error:…": words for ops}."""
+    problems: dict[str, str] = {}
+    if info.url != ours:
+        where = info.url or "nowhere (no webhook is set, so nothing reaches this bot)"
+        problems[f"url:{info.url}"] = (
+            f"Telegram delivers this bot's updates to {where}, not to FLYAGENTS_WEBHOOK_URL "
+            f"{ours}. Is another instance running with the same bot token?"
+        )
+    failed_at = info.last_error_date
+    # Failures from before this run registered the webhook (the bot was down) are expected.
+    if info.last_error_message and (
+        registered_at is None or failed_at is None or failed_at >= registered_at
+    ):
+        when = f" at {failed_at:%Y-%m-%d %H:%M:%S} UTC" if failed_at else ""
+        problems[f"error:{info.last_error_message}"] = (
+            f"Telegram could not deliver an update to the webhook{when}: "
+            f"{info.last_error_message} ({info.pending_update_count} update(s) waiting)"
+        )
+    return problems
+
+
+class WebhookWatch:
+    """Checks Telegram's getWebhookInfo; reports each problem once while it lasts."""
+
+    def __init__(self, config: WebhookConfig, bot: Bot, store: Store, alerts_due: asyncio.Event):
+        self._config = config
+        self._bot = bot
+        self._store = store
+        self._alerts_due = alerts_due
+        self._reported: set[str] = set()
+        self.registered_at: datetime | None = None
+
+    async def check(self) -> dict[str, str]:
+        info = await self._bot.get_webhook_info()
+        problems = webhook_problems(self._config.url, info, self.registered_at)
+        for key, words in problems.items():
+            if key in self._reported:
+                continue
+            log.error("webhook: %s", words)
+            await self._store.outbox.enqueue(
+                f"webhook_{key.split(':', 1)[0]}",
+                words,
+                severity=AlertSeverity.CRITICAL,
+                dedupe_key=f"webhook:{key}",
+            )
+            self._alerts_due.set()
+        self._reported = set(problems)
+        return problems

@@ -102,11 +102,15 @@ Exec shapes: ``["node","./openclaw.mjs",...]`` (also ``/app/openclaw.mjs``),
 exit 127 ``sh: 1: X: not found``. Commands: ``pairing list telegram [--json]``,
 ``pairing approve telegram CODE``, ``models set ID``, ``models status
 [--plain]``, ``config set|get commands.ownerAllowFrom``, ``--version``; outputs as
-OpenClaw 2026.9.6 prints them. Each run takes ``timings.cli``. Two pairing
-commands at once on one machine make its gateway unstable: every later exec on
-it hangs until the machine is stopped/restarted/updated. Gateway boot lines go
-to the logs API on every start; a missing ``OPENCLAW_GATEWAY_TOKEN`` makes it
-refuse to bind and exit 78 (restart policy applies: ``always`` loops).
+OpenClaw 2026.9.6 prints them. ``node -e JS`` (also as ``sh -lc 'cd /app && exec node -e
+"$1"' NAME JS``) is modelled for one script only: reading the approved Telegram senders from
+OpenClaw's state database (JS naming table ``channel_pairing_allow_entries``), answered with
+the JSON line that script prints, ``{"channel":"telegram","allowFrom":["2002"]}``.
+Each run takes ``timings.cli``. Two pairing commands at once on one machine make its
+gateway unstable: every later exec on it hangs until the machine is
+stopped/restarted/updated. Gateway boot lines go to the logs API on every start; a
+missing ``OPENCLAW_GATEWAY_TOKEN`` makes it refuse to bind and exit 78 (restart policy
+applies: ``always`` loops).
 
 Real OpenClaw mode
 ------------------
@@ -143,10 +147,15 @@ Control API (no auth, JSON; not recorded)
   ``[{"seq", "method", "path", "query": {name: [values]}, "headers" (lower-case,
   no authorization), "token" (first 4 chars + "…"), "request_body",
   "status", "response_body" (null when empty), "response_headers"}]``
+- ``GET /_emulator/requests/in-flight`` -> the API requests received and not answered yet
+  (e.g. held by a latency fault): ``[{"id", "method", "path"}]``
 - ``POST /_emulator/machines/{id}/pairing-codes`` ``{"sender_id"?: N, "first_name"?,
   "username"?}`` -> ``{"code", "sender_id", "created"}``; the same pending sender
   gets the same code (``created: false``); a 4th pending sender or an approved
   one -> 409 ``{"error": ...}``. Codes expire after 1 hour of emulator clock.
+- ``POST /_emulator/machines/{id}/pairing-codes/expire`` ``{"code"?: CODE}`` -> ``{"expired":
+  [codes]}``: that pending code (or every one) expires now, as if its hour had passed; the
+  allow list is unchanged (409 in real-OpenClaw mode).
 - ``GET|POST /_emulator/faults`` — rules documented in ``emulators.fly.faults``
   (HTTP status/latency by route with rate/count/mode before|after/retry_after/
   body, ``exec_hang``, ``exec_slow``, ``gateway_mode``, ``crash``, ``clear``).

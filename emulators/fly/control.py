@@ -68,7 +68,11 @@ class ControlApi:
         router.add_get("/_emulator/state", self.get_state)
         router.add_get("/_emulator/exec", self.get_exec)
         router.add_get("/_emulator/requests", self.get_requests)
+        router.add_get("/_emulator/requests/in-flight", self.get_in_flight)
         router.add_post("/_emulator/machines/{machine_id}/pairing-codes", self.pairing_code)
+        router.add_post(
+            "/_emulator/machines/{machine_id}/pairing-codes/expire", self.expire_pairing_codes
+        )
         router.add_get("/_emulator/faults", self.get_faults)
         router.add_post("/_emulator/faults", self.post_faults)
         router.add_post("/_emulator/reset", self.reset)
@@ -95,6 +99,9 @@ class ControlApi:
         except ValueError:
             return _error(400, f"invalid since {raw!r}")
         return _json(self.recorder.since(since))
+
+    async def get_in_flight(self, request: web.Request) -> web.Response:
+        return _json(list(self.recorder.in_flight.values()))
 
     async def pairing_code(self, request: web.Request) -> web.Response:
         body = await _body(request) or {}
@@ -125,6 +132,19 @@ class ControlApi:
         if issue.code is None:
             return _json({"error": issue.refusal, "sender_id": sender_id}, 409)
         return _json({"code": issue.code, "sender_id": sender_id, "created": issue.created})
+
+    async def expire_pairing_codes(self, request: web.Request) -> web.Response:
+        body = await _body(request) or {}
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        code = body.get("code")
+        if code is not None and not isinstance(code, str):
+            return _error(400, "code must be a string")
+        try:
+            expired = self.state.expire_pairing_codes(request.match_info["machine_id"], code)
+        except ApiError as error:
+            return _json(error.body, error.status)
+        return _json({"expired": expired})
 
     async def get_faults(self, request: web.Request) -> web.Response:
         return _json(self.runtime.faults.describe())

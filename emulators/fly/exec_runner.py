@@ -18,17 +18,25 @@ runtime.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import EmulatorClock
 from .errors import ApiError, precondition
+from .faults import ExecEffect
 from .machine import Machine
-from .openclaw_sim import run_cli
+from .openclaw_sim import read_allow_list, run_cli
 from .real_openclaw import exit_description
 from .real_process import CommandResult
 from .runtime import Runtime
-from .shell_forms import Interpretation, OpenClawInvocation, interpret, is_pairing_command
+from .shell_forms import (
+    Interpretation,
+    NodeEval,
+    OpenClawInvocation,
+    interpret,
+    is_pairing_command,
+)
 
 
 @dataclass
@@ -75,13 +83,13 @@ class ExecRunner:
         )
         self.records.append(record)
         invocation = interpret(argv, machine.env, self.runtime.openclaw_dir)
-        hangs, extra_delay = self.runtime.faults.exec_effect(machine.id, " ".join(argv))
+        effect = self.runtime.faults.exec_effect(machine.id, " ".join(argv))
         pairing = is_pairing_command(invocation) and self.runtime.real is None
         if machine.gateway_unstable:
-            hangs = True
+            effect = ExecEffect(hangs=True)
         elif pairing and machine.pairing_running > 0:
             machine.mark_gateway_unstable()
-        task = self.runtime.spawn(self._run(machine, record, invocation, hangs, extra_delay))
+        task = self.runtime.spawn(self._run(machine, record, invocation, effect))
         if pairing:
             # Counted from the request on, so a second pairing exec arriving before the
             # first one's task got to run still sees it.
@@ -123,11 +131,11 @@ class ExecRunner:
         machine: Machine,
         record: ExecRecord,
         invocation: Interpretation,
-        hangs: bool,
-        extra_delay: float,
+        effect: ExecEffect,
     ) -> dict[str, Any]:
         clock = self.runtime.clock
-        if hangs:
+        extra_delay = effect.extra_delay_s
+        if effect.hangs:
             record.status = "hung"
             await asyncio.Event().wait()
         exit_signal = 0
@@ -142,6 +150,18 @@ class ExecRunner:
             exit_code, signal_name = exit_description(ran.returncode)
             exit_signal = -ran.returncode if signal_name is not None else 0
             stdout, stderr = ran.stdout, ran.stderr
+        elif isinstance(invocation, NodeEval) and real is not None:
+            if extra_delay > 0:
+                await asyncio.sleep(extra_delay)
+            ran = await real.run_node_eval(
+                machine.disk, machine.env, invocation.script, invocation.cwd
+            )
+            exit_code, signal_name = exit_description(ran.returncode)
+            exit_signal = -ran.returncode if signal_name is not None else 0
+            stdout, stderr = ran.stdout, ran.stderr
+        elif isinstance(invocation, NodeEval):
+            await asyncio.sleep(self.runtime.timings.cli + extra_delay)
+            stdout, stderr, exit_code = _simulated_eval(machine, invocation.script)
         elif isinstance(invocation, OpenClawInvocation):
             await asyncio.sleep(self.runtime.timings.cli + extra_delay)
             result = run_cli(
@@ -156,6 +176,10 @@ class ExecRunner:
             if extra_delay > 0:
                 await asyncio.sleep(extra_delay)
             stdout, stderr, exit_code = invocation.stdout, invocation.stderr, invocation.exit_code
+        if effect.hangs_after:
+            # The command did its work; its answer never leaves the machine.
+            record.status = "hung"
+            await asyncio.Event().wait()
         record.status = "completed"
         record.ended_at = clock.now()
         record.exit_code = exit_code
@@ -173,3 +197,16 @@ class ExecRunner:
 
     def clear(self) -> None:
         self.records.clear()
+
+
+def _simulated_eval(machine: Machine, script: str) -> tuple[str, str, int]:
+    """`node -e SCRIPT` on a simulated machine: only OpenClaw's allow-list read is modelled
+    (the same JSON line the script prints on the real runtime)."""
+    if "channel_pairing_allow_entries" in script and "telegram" in script:
+        payload = {"channel": "telegram", "allowFrom": read_allow_list(machine.openclaw)}
+        return json.dumps(payload, separators=(",", ":")) + "\n", "", 0
+    return (
+        "",
+        "[eval]:1\nError: this simulated machine evaluates no such script\n\nNode.js v24.16.0\n",
+        1,
+    )

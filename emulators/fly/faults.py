@@ -11,18 +11,27 @@ every rule and resets every gateway mode. Rule shapes (exact JSON):
   `rate` is the probability a match fires (default 1.0); `count` limits the rule
   to its next N firings; `mode: "after"` lets the operation take effect and then
   answers the error (an ambiguous failure); `retry_after` adds a `Retry-After`
-  header; `body` replaces the default `{"error": "…"}`. Identity: route + "status".
+  header; `body` replaces the default `{"error": "…"}`; `echo_env: "NAME"` makes the body
+  quote the value the request gave NAME (in `config.env` of a machine create/update, or in
+  `values` of a secrets update), as Fly's config validation does:
+  `{"error": "invalid config: env.NAME: value … is not allowed"}`. Identity: route + "status".
 - Latency: `{"route": {...}, "latency_s": 0.2, "rate"?, "count"?}` — sleeps before
   handling. A rule may carry both `latency_s` and `status`. Identity: route + "latency".
-- `{"exec_hang": {"machine_id": "…", "match": "pairing approve", "count"?: N}}` — execs on
-  that machine whose argv (joined by spaces) contains `match` hang until the
-  machine is stopped or restarted. Identity: machine_id + match.
+- `{"exec_hang": {"machine_id": "…", "match": "pairing approve", "count"?: N,
+  "mode"?: "before"|"after"}}` — execs on that machine whose argv (joined by spaces)
+  contains `match` hang until the machine is stopped or restarted: before the command
+  does anything (default: killed, it changed nothing), or with `mode: "after"` once it
+  took effect (its answer never comes). Identity: machine_id + match. Machine id `"*"`
+  matches every machine (also one created later, e.g. during a provisioning).
 - `{"exec_slow": {"machine_id": "…", "match": "…", "seconds": 5, "count"?: N}}` — such
   execs take `seconds` longer (so a client's exec timeout fires while the command
   still completes inside the machine). Identity: machine_id + match.
 - `{"gateway_mode": {"machine_id": "…"|"*", "mode": MODE}}` with MODE one of
   `normal`, `never_listen`, `refuse_auth`, `version_mismatch` — how the simulated
   gateway behaves from its next boot on ("*": every machine without its own mode).
+  `version_mismatch`: the volume's config was last written by a newer OpenClaw
+  (2026.10.1) than the image's (2026.9.6); the gateway prints OpenClaw's real refusal
+  and exits 1.
 - `{"crash": {"machine_id": "…", "to": "stopped"|"failed", "auto_restart"?: bool}}` — the
   machine's main process dies now; by default flyd then applies the restart policy.
 
@@ -54,6 +63,7 @@ class HttpFault:
     mode: FaultMode
     retry_after: int | None
     body: Any
+    echo_env: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method != method:
@@ -73,6 +83,7 @@ class HttpFault:
             "mode": self.mode,
             "retry_after": self.retry_after,
             "body": self.body,
+            "echo_env": self.echo_env,
         }
 
 
@@ -83,6 +94,7 @@ class ExecRule:
     match: str
     seconds: float
     remaining: int | None
+    mode: FaultMode = "before"
 
     def describe(self) -> dict[str, Any]:
         key = "exec_hang" if self.kind == "hang" else "exec_slow"
@@ -93,7 +105,18 @@ class ExecRule:
         }
         if self.kind == "slow":
             detail["seconds"] = self.seconds
+        else:
+            detail["mode"] = self.mode
         return {key: detail}
+
+
+@dataclass(frozen=True)
+class ExecEffect:
+    """What the fault rules do to one exec."""
+
+    hangs: bool = False
+    hangs_after: bool = False  # runs to completion (with its effect), then never answers
+    extra_delay_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +144,20 @@ def default_error_body(status: int) -> dict[str, str]:
     except ValueError:
         phrase = "error"
     return {"error": phrase}
+
+
+def _env_value(request_body: Any, name: str) -> str | None:
+    """The value a request gave env variable NAME: machine config env, or a secrets update."""
+    if not isinstance(request_body, dict):
+        return None
+    config = request_body.get("config")
+    for holder in (
+        config.get("env") if isinstance(config, dict) else None,
+        request_body.get("values"),
+    ):
+        if isinstance(holder, dict) and isinstance(holder.get(name), str):
+            return str(holder[name])
+    return None
 
 
 def _number(raw: dict[str, Any], name: str, default: float) -> float:
@@ -197,7 +234,10 @@ class FaultBook:
             if not isinstance(match, str):
                 raise ValueError("match must be a string")
             seconds = _number(raw, "seconds", 0.0) if kind == "slow" else 0.0
-            return ExecRule(kind, raw["machine_id"], match, seconds, _count(raw))
+            mode = raw.get("mode", "before")
+            if mode not in ("before", "after"):
+                raise ValueError('mode must be "before" or "after"')
+            return ExecRule(kind, raw["machine_id"], match, seconds, _count(raw), mode)
         if "gateway_mode" in rule:
             raw = _machine_id(rule["gateway_mode"], "gateway_mode")
             mode = raw.get("mode")
@@ -248,6 +288,9 @@ class FaultBook:
             isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0
         ):
             raise ValueError("retry_after must be an integer number of seconds")
+        echo_env = rule.get("echo_env")
+        if echo_env is not None and not isinstance(echo_env, str):
+            raise ValueError("echo_env must be the name of an env variable")
         rate = _number(rule, "rate", 1.0)
         if rate > 1.0:
             raise ValueError("rate is a probability between 0 and 1")
@@ -261,6 +304,7 @@ class FaultBook:
             mode=cast(FaultMode, mode),
             retry_after=retry_after,
             body=rule.get("body"),
+            echo_env=echo_env,
         )
 
     def _fires(self, fault: HttpFault) -> bool:
@@ -280,7 +324,7 @@ class FaultBook:
         self._drop_spent()
         return total
 
-    def error_for(self, method: str, path: str) -> HttpFaultHit | None:
+    def error_for(self, method: str, path: str, request_body: Any = None) -> HttpFaultHit | None:
         for fault in self.http:
             if fault.status is None or not fault.matches(method, path):
                 continue
@@ -291,29 +335,39 @@ class FaultBook:
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
             body = fault.body if fault.body is not None else default_error_body(fault.status)
+            if fault.echo_env is not None:
+                quoted = _env_value(request_body, fault.echo_env)
+                if quoted is not None:
+                    body = {
+                        "error": f"invalid config: env.{fault.echo_env}: value {quoted} "
+                        "is not allowed"
+                    }
             return HttpFaultHit(fault.status, fault.mode, body, headers)
         return None
 
     def _drop_spent(self) -> None:
         self.http = [f for f in self.http if f.remaining is None or f.remaining > 0]
 
-    def exec_effect(self, machine_id: str, command_text: str) -> tuple[bool, float]:
-        """(hangs, extra seconds) for an exec on MACHINE_ID running COMMAND_TEXT."""
+    def exec_effect(self, machine_id: str, command_text: str) -> ExecEffect:
+        """What the rules do to an exec on MACHINE_ID running COMMAND_TEXT."""
         hangs = False
+        hangs_after = False
         extra = 0.0
         for rule in self.exec_rules:
-            if rule.machine_id != machine_id or rule.match not in command_text:
+            if rule.machine_id not in (machine_id, "*") or rule.match not in command_text:
                 continue
             if rule.remaining is not None:
                 if rule.remaining <= 0:
                     continue
                 rule.remaining -= 1
-            if rule.kind == "hang":
+            if rule.kind == "hang" and rule.mode == "after":
+                hangs_after = True
+            elif rule.kind == "hang":
                 hangs = True
             else:
                 extra += rule.seconds
         self.exec_rules = [r for r in self.exec_rules if r.remaining is None or r.remaining > 0]
-        return hangs, extra
+        return ExecEffect(hangs=hangs, hangs_after=hangs_after and not hangs, extra_delay_s=extra)
 
     def gateway_mode(self, machine_id: str) -> GatewayMode:
         return self.gateway_modes.get(machine_id) or self.gateway_modes.get("*") or "normal"

@@ -3,7 +3,8 @@
 `plan_gateway_boot` decides, from the machine's env and its fault-injected
 gateway mode, which lines the gateway prints when it boots, whether it ends up
 listening, and whether the process exits (code 78 when it refuses to bind
-without auth). OpenClaw's lines carry a timestamp prefix and ANSI colour codes
+without auth, code 1 when the volume's config was written by a newer OpenClaw
+— `version_mismatch`). OpenClaw's lines carry a timestamp prefix and ANSI colour codes
 like the real ones, so clients must strip them before matching. Pure
 functions: nothing here sleeps, schedules or stores anything.
 """
@@ -26,13 +27,13 @@ GATEWAY_MODES: tuple[GatewayMode, ...] = (
 DEFAULT_GATEWAY_PORT = 3000
 NEWER_OPENCLAW_VERSION = "2026.10.1"
 AUTH_EXIT_CODE = 78
+VERSION_MISMATCH_EXIT_CODE = 1
 PLUGINS = (
     "acpx, browser, canvas, cron, device-pair, diagnostics, heartbeat, memory, message, "
     "nodes, sessions, skills, telegram, tts, web"
 )
 
 _CYAN = "\x1b[36m"
-_YELLOW = "\x1b[33m"
 _RED = "\x1b[31m"
 _RESET = "\x1b[39m"
 
@@ -58,6 +59,20 @@ def dev_mode(env: dict[str, str]) -> bool:
 
 def _tagged(stamp: str, tag: str, text: str, colour: str = _CYAN) -> str:
     return f"{stamp} {colour}[{tag}]{_RESET} {text}"
+
+
+def version_mismatch_lines(
+    binary: str = OPENCLAW_VERSION, config: str = NEWER_OPENCLAW_VERSION
+) -> list[str]:
+    """OpenClaw's refusal to start on a config that a newer release last wrote."""
+    return [
+        "Refusing to run automatic gateway startup migrations because this OpenClaw binary "
+        f"({binary}) is older than the config last written by OpenClaw {config}.",
+        "Run the newer openclaw binary on PATH, or reinstall the intended gateway service from "
+        "the newer install.",
+        "Set OPENCLAW_ALLOW_OLDER_BINARY_DESTRUCTIVE_ACTIONS=1 only for an intentional "
+        "downgrade or recovery action.",
+    ]
 
 
 @dataclass(frozen=True)
@@ -87,20 +102,11 @@ def plan_gateway_boot(
     lines.append(("info", "[entrypoint] cleaned /tmp/openclaw and /tmp/openclaw-*"))
     lines.append(("info", f"[entrypoint] exec {command}"))
     if mode == "version_mismatch":
-        lines.append(
-            (
-                "warn",
-                f"{stamp()} {_YELLOW}Config was last written by a newer OpenClaw "
-                f"({NEWER_OPENCLAW_VERSION}); current version is {OPENCLAW_VERSION}.{_RESET}",
-            )
-        )
-        lines.append(
-            (
-                "info",
-                _tagged(stamp(), "gateway", f"agent model: {model} (thinking=medium, fast=off)"),
-            )
-        )
-        return GatewayBoot(lines=lines, listens=False, exit_code=None)
+        # The volume's config was last written by a newer OpenClaw: the image's older one
+        # refuses it, on stderr, with no timestamp or colour, and exits 1 (exactly what the real
+        # 2026.6.11 printed on a config 2026.9.6 wrote).
+        lines.extend(("error", text) for text in version_mismatch_lines())
+        return GatewayBoot(lines=lines, listens=False, exit_code=VERSION_MISMATCH_EXIT_CODE)
     if mode == "refuse_auth" or not has_gateway_auth(env):
         lines.append(
             ("error", f"{stamp()} {_RED}Refusing to bind gateway to lan without auth.{_RESET}")

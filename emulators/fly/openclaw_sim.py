@@ -161,6 +161,19 @@ def request_pairing(
     return PairingIssue(code, True)
 
 
+def read_allow_list(state: OpenClawState) -> list[str]:
+    """The Telegram senders approved for DM access, as OpenClaw's state database lists them
+    (table `channel_pairing_allow_entries`, in approval order)."""
+    return list(state.allow_from)
+
+
+def expire_pairing_codes(state: OpenClawState, code: str | None = None) -> list[str]:
+    """Let pending codes (all, or just `code`) expire now, as an hour passing would."""
+    expired = [r.code for r in state.pending if code is None or r.code == code]
+    state.pending = [r for r in state.pending if r.code not in expired]
+    return expired
+
+
 def _new_code() -> str:
     return "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(PAIRING_CODE_LENGTH))
 

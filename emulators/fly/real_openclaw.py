@@ -510,6 +510,18 @@ class RealOpenClaw:
         argv = [str(self.install.node), str(self.install.script), *args]
         return await run_to_completion(argv, env=process_env, cwd=host_cwd)
 
+    async def run_node_eval(
+        self, disk: MachineDisk, env: dict[str, str], script: str, cwd: str
+    ) -> CommandResult:
+        """`node -e SCRIPT` on the machine, for real (node directly, never a shell)."""
+        filesystem = self.filesystem(disk, fresh_rootfs=False)
+        process_env = self.process_env(filesystem, env)
+        host_cwd = filesystem.host_path(cwd)
+        if not host_cwd.is_dir():
+            host_cwd = self.install.package_dir
+        argv = [str(self.install.node), "-e", script]
+        return await run_to_completion(argv, env=process_env, cwd=host_cwd)
+
     def forget_machine(self, machine_id: str) -> None:
         self._ports.pop(machine_id, None)
         self.disks.forget_machine(machine_id)

@@ -4,7 +4,10 @@ One record per answered request, in order: method, path, query, headers
 (lower-case, `authorization` removed), the presented token shortened to its
 first 4 characters and "…" (the whole token is never stored), the parsed
 request and response bodies, the status and the response headers. Control
-routes (`/_emulator/...`) are not recorded. Knows nothing of aiohttp.
+routes (`/_emulator/...`) are not recorded. Requests being handled (received, not answered
+yet: e.g. held by a latency fault) are listed at `GET /_emulator/requests/in-flight` as
+`{id, method, path}`, so a test can crash a client while its request is in flight. Knows
+nothing of aiohttp.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ def token_hint(token: str | None) -> str | None:
 @dataclass
 class Recorder:
     records: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: dict[str, dict[str, str]] = field(default_factory=dict)
     _seq: int = 0
+
+    def arrived(self, request_id: str, method: str, path: str) -> None:
+        self.in_flight[request_id] = {"id": request_id, "method": method, "path": path}
+
+    def left(self, request_id: str) -> None:
+        self.in_flight.pop(request_id, None)
 
     def record(
         self,

@@ -124,6 +124,15 @@ class ApiPipeline:
 
     async def _serve(self, request: web.Request, route: RouteSpec | None) -> web.StreamResponse:
         request_id = ids.request_id()
+        self.recorder.arrived(request_id, request.method, request.path)
+        try:
+            return await self._serve_recorded(request, route, request_id)
+        finally:
+            self.recorder.left(request_id)
+
+    async def _serve_recorded(
+        self, request: web.Request, route: RouteSpec | None, request_id: str
+    ) -> web.StreamResponse:
         raw = await request.read()
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = _query(request)
@@ -185,7 +194,7 @@ class ApiPipeline:
         latency = faults.latency_for(request.method, request.path)
         if latency > 0:
             await asyncio.sleep(latency)
-        hit = faults.error_for(request.method, request.path)
+        hit = faults.error_for(request.method, request.path, body)
         if hit is not None and hit.mode == "before":
             return Answer(status=hit.status, body=hit.body, headers=dict(hit.headers))
         if route.action is not None:

@@ -8,7 +8,10 @@ exactly these shapes:
   absolute `/app/openclaw.mjs`;
 - `["sh", "-lc", SCRIPT]` and `["sh", "-lc", SCRIPT, NAME, ARG1…]` where SCRIPT
   is `cd DIR && [exec] node ./openclaw.mjs ARGS…` and may use `"$1"`… for the
-  positional arguments (the safe way to pass a pairing code).
+  positional arguments (the safe way to pass a pairing code);
+- `node -e JS` (directly or as the last command of such a SCRIPT, JS usually `"$1"`):
+  returned as `NodeEval`; the emulator evaluates only the scripts it models (reading
+  OpenClaw's allow list from its state database), never the JavaScript itself.
 
 `interpret` tokenises SCRIPT with a tiny POSIX-quoting reader (single and
 double quotes, backslashes, `$N`/`${N}`/`$NAME` expansion, `&&` and `;`) and
@@ -49,7 +52,15 @@ class Unrunnable:
     stdout: str = ""
 
 
-Interpretation = OpenClawInvocation | Unrunnable
+@dataclass(frozen=True)
+class NodeEval:
+    """The command is `node -e SCRIPT`, run from directory `cwd`."""
+
+    script: str
+    cwd: str = WORKDIR
+
+
+Interpretation = OpenClawInvocation | Unrunnable | NodeEval
 
 
 class _ShellSyntaxError(Exception):
@@ -214,6 +225,10 @@ def _module_not_found(path: str) -> Unrunnable:
 def _node(argv: list[str], cwd: str, app_dir: str) -> Interpretation:
     if len(argv) < 2:
         return Unrunnable(stderr="", exit_code=0)
+    if argv[1] in ("-e", "--eval"):
+        if len(argv) < 3:
+            return Unrunnable(stderr=f"{argv[0]}: {argv[1]} requires an argument\n", exit_code=9)
+        return NodeEval(script=argv[2], cwd=cwd)
     script = _resolve(argv[1], cwd)
     if script != _resolve(SCRIPT_NAME, app_dir):
         return _module_not_found(script)

@@ -23,7 +23,7 @@ from .errors import ApiError, bad_request, not_found, precondition, unprocessabl
 from .exec_runner import ExecRunner
 from .leases import Lease
 from .machine import Machine
-from .openclaw_sim import OpenClawState, PairingIssue, request_pairing
+from .openclaw_sim import OpenClawState, PairingIssue, expire_pairing_codes, request_pairing
 from .runtime import Runtime
 from .validation import (
     CreateAppRequest,
@@ -378,6 +378,17 @@ class FlyState:
             username=username,
         )
         return issue, sender
+
+    def expire_pairing_codes(self, machine_id: str, code: str | None) -> list[str]:
+        """Pending codes of the machine's OpenClaw (all, or `code`) expire now."""
+        machine = self.find_machine(machine_id)
+        if machine.state in ("destroying", "destroyed"):
+            raise not_found(f"machine {machine_id} not found")
+        if self.runtime.real is not None:
+            raise ApiError(
+                409, "machines run the real OpenClaw: its codes expire after an hour on its clock"
+            )
+        return expire_pairing_codes(machine.openclaw, code)
 
     # ----- the control API's view -------------------------------------------
 

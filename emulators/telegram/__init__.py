@@ -56,8 +56,20 @@ became a supergroup); the HTTP status equals ``error_code``.
   other getUpdates request; make sure that only one bot instance is running``; setWebhook
   ends it with 409 ``Conflict: terminated by setWebhook request``; while a webhook is set
   getUpdates answers 409. ``allowed_updates`` is remembered and filters updates created
-  afterwards (by default everything but chat_member and reactions). Webhooks are stored and
-  reported by getWebhookInfo but never called.
+  afterwards (by default everything but chat_member and reactions).
+* Webhooks: setWebhook needs an https URL on port 80, 88, 443 or 8443, except that (in the
+  emulator only) an ``http`` URL on a loopback host (127.0.0.1, ::1, localhost) may use any
+  port. ``secret_token`` is 1..256 of ``A-Z a-z 0-9 _ -``. While a webhook is set, each
+  update is POSTed to it as JSON, one at a time per bot and in order, with the header
+  ``X-Telegram-Bot-Api-Secret-Token: <secret_token>`` when one was given. A 2xx answer
+  confirms the update; anything else (another status, a refused connection, no answer
+  within 30 s) keeps it queued, is reported by getWebhookInfo as ``last_error_date`` /
+  ``last_error_message`` (``Wrong response from the webhook: 403 Forbidden``, ``Connection
+  refused``, ``Read timeout expired``) and is retried after 0.05 s, doubling up to 2 s, or at
+  once after a new setWebhook. The emulator never calls out to the network: a webhook on a
+  non-loopback host fails every delivery with ``Failed to resolve host: Name or service not
+  known`` and its updates wait (``pending_update_count``). deleteWebhook stops delivery;
+  the queued updates are then for getUpdates.
 * Texts: ``parse_mode`` HTML, MarkdownV2 or Markdown (case-insensitive, ``none`` allowed)
   or explicit ``entities``. The stored and returned Message carries plain ``text`` and
   ``entities`` (UTF-16 offsets), surrounding whitespace trimmed, bot commands, http(s)

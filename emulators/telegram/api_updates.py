@@ -2,8 +2,8 @@
 
 getUpdates confirms by offset, long-polls without spinning, answers an earlier poll of the
 same bot with 409 when a newer one arrives, and refuses to run while a webhook is set.
-Webhooks are recorded and reported but the emulator never calls them (updates wait in the
-queue, as `pending_update_count` shows).
+Once a webhook is set, `webhook_delivery` POSTs each update to it (loopback hosts only) and
+getWebhookInfo reports its pending count and last delivery error.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .errors import bad_request, conflict
 from .params import boolean, integer, json_value, string
 from .registry import Answer, Call, bot_method
 from .state import BotState, LongPoll, Webhook
+from .webhook_delivery import is_loopback
 from .world import SHUTDOWN
 
 LONG_POLL_MAX_SECONDS = 50
@@ -117,6 +118,13 @@ async def _wait_for_updates(bot: BotState, seconds: int) -> str | None:
 
 def _check_webhook_url(url: str) -> None:
     parts = urlsplit(url)
+    if parts.scheme.lower() == "http" and is_loopback(parts.hostname):
+        # The emulator only: a bot under test listens on loopback without TLS, on any port.
+        try:
+            parts.port  # noqa: B018 - parsing it is the check
+        except ValueError:
+            raise bad_request("bad webhook: Wrong port number specified in the URL") from None
+        return
     if parts.scheme.lower() != "https":
         raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
     try:
@@ -143,7 +151,7 @@ async def set_webhook(call: Call) -> Answer:
     bot, params = call.bot, call.params
     url = params.string("url") or ""
     if not url:
-        return _delete_webhook(bot, params.boolean("drop_pending_updates"))
+        return _delete_webhook(call, params.boolean("drop_pending_updates"))
     _check_webhook_url(url)
     secret = params.string("secret_token")
     if secret is not None and not _SECRET_TOKEN.match(secret):
@@ -161,20 +169,23 @@ async def set_webhook(call: Call) -> Answer:
     bot.kick_poll(TERMINATED_BY_WEBHOOK)
     if params.boolean("drop_pending_updates"):
         bot.drop_pending()
+    call.world.webhooks.wake(bot)
     return Answer(True, "Webhook is already set" if already else "Webhook was set")
 
 
-def _delete_webhook(bot: BotState, drop_pending: bool) -> Answer:
+def _delete_webhook(call: Call, drop_pending: bool) -> Answer:
+    bot = call.bot
     existed = bot.webhook is not None
     bot.webhook = None
     if drop_pending:
         bot.drop_pending()
+    call.world.webhooks.wake(bot)  # ends its delivery task
     return Answer(True, "Webhook was deleted" if existed else "Webhook is already deleted")
 
 
 @bot_method("deleteWebhook", boolean("drop_pending_updates"))
 async def delete_webhook(call: Call) -> Answer:
-    return _delete_webhook(call.bot, call.params.boolean("drop_pending_updates"))
+    return _delete_webhook(call, call.params.boolean("drop_pending_updates"))
 
 
 @bot_method("getWebhookInfo")
@@ -190,6 +201,9 @@ async def get_webhook_info(call: Call) -> dict[str, Any]:
         info["max_connections"] = bot.webhook.max_connections
         if bot.webhook.ip_address:
             info["ip_address"] = bot.webhook.ip_address
+        if bot.webhook.last_error_date is not None:
+            info["last_error_date"] = bot.webhook.last_error_date
+            info["last_error_message"] = bot.webhook.last_error_message
     if bot.allowed_updates is not None:
         info["allowed_updates"] = sorted(bot.allowed_updates)
     return info

@@ -121,6 +121,7 @@ class TelegramEmulator:
         if self._runner is None:
             return
         self.world.shut_down()
+        await self.world.webhooks.close()
         runner, self._runner = self._runner, None
         await runner.cleanup()
 

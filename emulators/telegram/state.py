@@ -213,6 +213,9 @@ class Webhook:
     secret_token: str | None = None
     ip_address: str | None = None
     has_custom_certificate: bool = False
+    # The last failed delivery (Telegram's clock, its words), as getWebhookInfo reports it.
+    last_error_date: int | None = None
+    last_error_message: str | None = None
 
 
 class LongPoll:
@@ -246,6 +249,8 @@ class BotState:
     has_called: bool = False
     # Telegram's default: in groups the bot sees commands, mentions of it and replies to it.
     privacy_mode: bool = True
+    # Set when an update is queued (or the webhook changes): wakes the webhook delivery.
+    updates_arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def user(self) -> User:
@@ -263,6 +268,7 @@ class BotState:
         update = PendingUpdate(self.next_update_id, kind, payload, now)
         self.next_update_id += 1
         self.updates.append(update)
+        self.updates_arrived.set()
         if self.poll is not None:
             self.poll.settle(None)
         return update.update_id

@@ -17,6 +17,7 @@ from .faults import Faults
 from .flood import FloodControl, FloodLimits
 from .recorder import RequestLog
 from .state import BotState, ChatState, User
+from .webhook_delivery import WebhookDelivery
 
 TOKEN_PATTERN = re.compile(r"^(\d{1,15}):([A-Za-z0-9_-]{30,})$")
 SHUTDOWN = "shutdown"
@@ -52,6 +53,7 @@ class World:
         self.callback_queries: dict[str, CallbackQuery] = {}
         self.callback_answers: list[dict[str, Any]] = []
         self._callback_counter = 0
+        self.webhooks = WebhookDelivery(self)
 
     # -- time -------------------------------------------------------------------------
     def now(self) -> float:
@@ -89,6 +91,7 @@ class World:
     def reset(self) -> None:
         for bot in self.bots.values():
             bot.kick_poll(SHUTDOWN)
+        self.webhooks.cancel_all()
         self.bots.clear()
         self.first_caller = None
         self.clock_offset = 0.0
@@ -101,6 +104,7 @@ class World:
     def shut_down(self) -> None:
         for bot in self.bots.values():
             bot.kick_poll(SHUTDOWN)
+        self.webhooks.cancel_all()
 
     # -- chats ------------------------------------------------------------------------
     @staticmethod

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.fleet import openclaw
-from bot.fleet.gateway_signals import GatewaySignal, classify, summarize
+from bot.fleet.gateway_signals import (
+    GatewaySignal,
+    VersionMismatch,
+    classify,
+    parse_version_mismatch,
+    summarize,
+)
 from bot.fleet.validation import InvalidInput
 
 REAL_PAIRING_MESSAGE = (
@@ -119,9 +125,12 @@ def test_models_status_plain_takes_the_last_line() -> None:
         ("[gateway] listening on ws://0.0.0.0:3000 (PID 12)", GatewaySignal.READY),
         ("Refusing to bind gateway to lan without auth.", GatewaySignal.AUTH_REFUSED),
         (
-            "Config was last written by a newer OpenClaw (2026.10.1); current version is 2026.9.6.",
+            "Refusing to run automatic gateway startup migrations because this OpenClaw binary "
+            "(2026.6.11) is older than the config last written by OpenClaw 2026.9.6.",
             GatewaySignal.VERSION_MISMATCH,
         ),
+        # The docs' wording, which OpenClaw never prints, is not a signal.
+        ("Config was last written by a newer OpenClaw (2026.10.1); current version is x.", None),
         ("[gateway] http server listening (15 plugins: a; 2.5s)", None),
     ],
 )
@@ -156,3 +165,69 @@ def test_the_real_clis_trailing_hints_are_not_taken_for_the_reason() -> None:
         "[openclaw] Help: openclaw --help\n"
     )
     assert openclaw.failure_reason("", err) == "Gateway unreachable at ws://127.0.0.1:3000"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # As the real 2026.6.11 printed it on stderr (seen), and as it may reach the bot
+        # through Fly's logs: with a timestamp, colours, a trailing newline.
+        "Refusing to run automatic gateway startup migrations because this OpenClaw binary "
+        "(2026.6.11) is older than the config last written by OpenClaw 2026.9.6.",
+        "2026-12-07T22:58:01.123Z \x1b[31mRefusing to run automatic gateway startup migrations "
+        "because this OpenClaw binary (2026.6.11) is older than the config last written by "
+        "OpenClaw 2026.9.6.\x1b[39m\n",
+    ],
+)
+def test_a_version_mismatch_names_the_binary_and_the_config_version(line: str) -> None:
+    report = summarize(
+        [
+            line,
+            "Run the newer openclaw binary on PATH, or reinstall the intended gateway service "
+            "from the newer install.",
+        ]
+    )
+    assert report.version_mismatch and not report.ready
+    assert report.versions == VersionMismatch(binary="2026.6.11", config="2026.9.6")
+    assert parse_version_mismatch(line) == VersionMismatch("2026.6.11", "2026.9.6")
+
+
+def test_the_allow_list_reader_is_a_fixed_script_without_arguments_from_users() -> None:
+    command = openclaw.read_allow_list("/app")
+    assert command.argv == (
+        "sh",
+        "-lc",
+        'cd /app && exec node -e "$1"',
+        "openclaw",
+        openclaw.ALLOW_LIST_SCRIPT,
+    )
+    assert "readOnly:true" in openclaw.ALLOW_LIST_SCRIPT
+    with pytest.raises(InvalidInput):
+        openclaw.read_allow_list("/app; rm -rf /")
+
+
+def test_the_allow_list_is_parsed_and_compared_as_text() -> None:
+    parsed = openclaw.parse_allow_list(0, '{"channel":"telegram","allowFrom":["2002"]}\n', "")
+    assert parsed.ok
+    assert parsed.allows("2002")
+    assert not parsed.allows("3003")
+    empty = openclaw.parse_allow_list(0, '{"channel":"telegram","allowFrom":[]}\n', "")
+    assert empty.ok and not empty.allows("2002")
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "stdout", "stderr"),
+    [
+        (1, "", "[eval]:1\nError: database is locked\n"),
+        (0, "", ""),
+        (0, "not json\n", ""),
+        (0, '{"channel":"telegram"}\n', ""),
+        (0, '{"channel":"telegram","allowFrom":[{"id":1}]}\n', ""),
+    ],
+)
+def test_an_unreadable_allow_list_is_not_taken_for_an_empty_one(
+    exit_code: int, stdout: str, stderr: str
+) -> None:
+    parsed = openclaw.parse_allow_list(exit_code, stdout, stderr)
+    assert not parsed.ok
+    assert parsed.reason

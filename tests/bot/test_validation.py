@@ -53,6 +53,22 @@ def test_any_accepted_code_is_eight_chars_of_the_openclaw_alphabet(raw: str) -> 
         "openrouter/openai/gpt-5-mini",
         "openai/gpt-5-mini-2025-08-07",
         "openai/gpt5mini",
+        # Issue 14: decorated spellings that were accepted.
+        "openai/gpt-5.0-mini",
+        "gpt-5.0-mini",
+        "x:gpt-5-mini",
+        "openai:gpt-5-mini",
+        "openai|gpt-5-mini",
+        "openai.gpt-5-mini",
+        "gpt 5 mini",
+        "GPT-5-Mini",
+        "openai/GPT_5_MINI",
+        "openai/gpt-5-mini:free",
+        "\tgpt-5-mini\n",
+        "openai/gpt\u200b-5-mini",  # zero-width space
+        "openai/gpt-5\u2060-mini",  # word joiner
+        "openai/\u202egpt-5-mini",  # bidi override
+        "openai/\uff47\uff50\uff54-\uff15-\uff4d\uff49\uff4e\uff49",  # full-width
     ],
 )
 def test_gpt_5_mini_is_refused_in_any_spelling(model: str) -> None:
@@ -61,8 +77,49 @@ def test_gpt_5_mini_is_refused_in_any_spelling(model: str) -> None:
         validation.model_id(model)
 
 
+_SEPARATORS = ["-", "_", ".", " ", "", ":", "/"]
+
+
+@given(
+    prefix=st.sampled_from(["", "openai", "x", "openrouter/openai", "OpenAI"]),
+    joiner=st.sampled_from(["/", ":", "|", "."]),
+    seps=st.tuples(*[st.sampled_from(_SEPARATORS)] * 2),
+    minor=st.sampled_from(["", ".0", ".00"]),
+    upper=st.lists(st.booleans(), min_size=8, max_size=8),
+    suffix=st.sampled_from(["", "-2025-08-07", ":free", "-latest"]),
+    pad=st.sampled_from(["", " ", "\u200b", "\ufeff"]),
+)
+def test_gpt_5_mini_is_refused_however_it_is_decorated(
+    prefix: str,
+    joiner: str,
+    seps: tuple[str, str],
+    minor: str,
+    upper: list[bool],
+    suffix: str,
+    pad: str,
+) -> None:
+    name = f"gpt{seps[0]}5{minor}{seps[1]}mini"
+    letters = iter(upper)
+    name = "".join(c.upper() if c.isalpha() and next(letters, False) else c for c in name)
+    model = f"{pad}{prefix}{joiner if prefix else ''}{name}{suffix}{pad}"
+    assert validation.is_forbidden_model(model), model
+    with pytest.raises(InvalidInput, match="gpt-5-mini must not be used"):
+        validation.model_id(model)
+
+
 @pytest.mark.parametrize(
-    "model", ["moonshotai/kimi-k2.5", "openai/gpt-4.1-mini", "openrouter/moonshotai/kimi-k2.5"]
+    "model",
+    [
+        "moonshotai/kimi-k2.5",
+        "openai/gpt-4.1-mini",
+        "openrouter/moonshotai/kimi-k2.5",
+        "openai/gpt-5",
+        "openai/gpt-5.1-mini",
+        "openai/gpt-5-nano",
+        "openai/gpt-4o-mini",
+        "openai/gpt-15-mini",
+        "openai/o4-mini",
+    ],
 )
 def test_provider_model_ids_are_accepted(model: str) -> None:
     assert validation.model_id(model) == model

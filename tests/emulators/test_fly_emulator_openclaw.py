@@ -386,7 +386,8 @@ async def test_gateway_token_fix_by_update_brings_the_gateway_up(fly: Fly) -> No
         ("never_listen", "[gateway] agent model:", "[gateway] ready"),
         (
             "version_mismatch",
-            "Config was last written by a newer OpenClaw (2026.10.1); current version is 2026.9.6.",
+            "Refusing to run automatic gateway startup migrations because this OpenClaw binary "
+            "(2026.9.6) is older than the config last written by OpenClaw 2026.10.1.",
             "[gateway] ready",
         ),
         ("refuse_auth", "Refusing to bind gateway to lan without auth.", "[gateway] ready"),
@@ -447,3 +448,90 @@ async def test_long_grace_period_keeps_checks_critical_though_listening(fly: Fly
     other = await fly.started_machine(config=wrong_port)
     assert other["checks"][0]["name"] == "other"
     assert other["checks"][0]["status"] == "critical"
+
+
+# ----- the allow list, expiry, an approve that hangs -----------------------------------------
+
+ALLOW_LIST_ARGV = [
+    "sh",
+    "-lc",
+    'cd /app && exec node -e "$1"',
+    "openclaw",
+    "const db=require('node:sqlite');/* SELECT entry FROM channel_pairing_allow_entries "
+    "WHERE channel_key='telegram' */",
+]
+
+
+async def _allow_list(fly: Fly, machine_id: str) -> list[str]:
+    answer = await fly.exec(machine_id, ALLOW_LIST_ARGV)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["exit_code"] == 0, result
+    payload = json.loads(result["stdout"])
+    assert result["stdout"] == json.dumps(payload, separators=(",", ":")) + "\n"
+    assert payload["channel"] == "telegram"
+    senders: list[str] = payload["allowFrom"]
+    return senders
+
+
+async def test_the_allow_list_read_shows_approved_senders_only(
+    fly: Fly, machine: dict[str, Any]
+) -> None:
+    assert await _allow_list(fly, machine["id"]) == []
+    code = await fly.pairing_code(machine["id"], sender_id=2002)
+    await fly.pairing_code(machine["id"], sender_id=3003)
+    assert await _allow_list(fly, machine["id"]) == []
+    await fly.openclaw(machine["id"], "pairing", "approve", "telegram", code)
+    assert await _allow_list(fly, machine["id"]) == ["2002"]
+
+
+async def test_other_node_scripts_are_not_evaluated(fly: Fly, machine: dict[str, Any]) -> None:
+    answer = await fly.exec(machine["id"], ["node", "-e", "console.log(1)"])
+    assert answer.json()["exit_code"] == 1
+
+
+async def test_expiring_a_code_leaves_nothing_to_approve_and_nobody_allowed(
+    fly: Fly, machine: dict[str, Any]
+) -> None:
+    code = await fly.pairing_code(machine["id"], sender_id=2002)
+    expired = await fly.control_post(f"machines/{machine['id']}/pairing-codes/expire", {})
+    assert expired.json() == {"expired": [code]}
+    approve = await fly.openclaw(machine["id"], "pairing", "approve", "telegram", code)
+    assert approve["exit_code"] == 1
+    assert approve["stderr"] == _not_found_reason(code)
+    assert await _allow_list(fly, machine["id"]) == []
+
+
+async def test_an_approve_killed_while_hanging_allows_nobody(
+    fly: Fly, machine: dict[str, Any]
+) -> None:
+    code = await fly.pairing_code(machine["id"], sender_id=2002)
+    await fly.control_post(
+        "faults", {"exec_hang": {"machine_id": machine["id"], "match": "pairing approve"}}
+    )
+    hung = await fly.exec(
+        machine["id"], [*OPENCLAW, "pairing", "approve", "telegram", code], timeout=1
+    )
+    assert hung.status_code == 408
+    await fly.control_post("faults", {"clear": True})
+    assert await _allow_list(fly, machine["id"]) == []
+
+
+async def test_an_approve_that_hangs_after_applying_allows_the_sender(
+    fly: Fly, machine: dict[str, Any]
+) -> None:
+    code = await fly.pairing_code(machine["id"], sender_id=2002)
+    await fly.control_post(
+        "faults",
+        {"exec_hang": {"machine_id": machine["id"], "match": "pairing approve", "mode": "after"}},
+    )
+    hung = await fly.exec(
+        machine["id"], [*OPENCLAW, "pairing", "approve", "telegram", code], timeout=1
+    )
+    assert hung.status_code == 408
+    [record] = [r for r in await fly.exec_records() if "approve" in " ".join(r["argv"])]
+    assert record["status"] == "hung"
+    await fly.control_post("faults", {"clear": True})
+    assert await _allow_list(fly, machine["id"]) == ["2002"]
+    listed = await fly.openclaw(machine["id"], "pairing", "list", "telegram", "--json")
+    assert json.loads(listed["stdout"])["requests"] == []

@@ -627,3 +627,75 @@ async def test_in_process_helpers_mirror_the_control_api(emulator: TelegramEmula
         "sendMessage",
         "answerCallbackQuery",
     ]
+
+
+async def test_a_loopback_webhook_gets_each_update_in_order_with_the_secret_and_retries(
+    client: httpx.AsyncClient,
+) -> None:
+    from aiohttp import web
+
+    received: list[tuple[str | None, dict[str, Any]]] = []
+    refuse_first = [True]
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(
+            (request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json())
+        )
+        if refuse_first[0]:
+            refuse_first[0] = False
+            return web.Response(status=503)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        answer = await call(
+            client, "setWebhook", url=f"http://127.0.0.1:{port}/hook", secret_token="s3cr-et_X"
+        )
+        assert answer.json()["ok"] is True, answer.text
+        for text in ("first", "second", "third"):
+            await user_says(client, text)
+
+        async def delivered() -> dict[str, Any] | None:
+            info = (await call(client, "getWebhookInfo")).json()["result"]
+            return info if info["pending_update_count"] == 0 else None
+
+        info = None
+        async with asyncio.timeout(10):
+            while info is None:
+                info = await delivered()
+                await asyncio.sleep(0.01)
+    finally:
+        await runner.cleanup()
+
+    texts = [update["message"]["text"] for _, update in received]
+    assert texts == ["first", "first", "second", "third"]  # the refused one came again, first
+    assert {secret for secret, _ in received} == {"s3cr-et_X"}
+    assert info["last_error_message"] == "Wrong response from the webhook: 503 Service Unavailable"
+    assert isinstance(info["last_error_date"], int)
+    polled = await call(client, "getUpdates")
+    assert polled.status_code == 409  # still a webhook: nothing left for polling either
+
+
+async def test_a_webhook_outside_loopback_is_never_called_and_its_updates_wait(
+    client: httpx.AsyncClient,
+) -> None:
+    await call(client, "setWebhook", url="https://bot.example.com/hook")
+    await user_says(client, "kept for later")
+
+    async def failed() -> dict[str, Any] | None:
+        info = (await call(client, "getWebhookInfo")).json()["result"]
+        return info if "last_error_message" in info else None
+
+    info = None
+    async with asyncio.timeout(10):
+        while info is None:
+            info = await failed()
+            await asyncio.sleep(0.01)
+    assert info["last_error_message"] == "Failed to resolve host: Name or service not known"
+    assert info["pending_update_count"] == 1

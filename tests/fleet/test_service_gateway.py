@@ -39,10 +39,16 @@ async def test_missing_gateway_token_is_diagnosed_as_the_auth_refusal(fleet: Fle
     assert "gateway_auth_refused" in await _alerts(fleet)
 
 
-async def test_version_mismatch_is_diagnosed(fleet: Fleet) -> None:
+async def test_version_mismatch_is_diagnosed_naming_both_versions(fleet: Fleet) -> None:
+    # The simulated volume was last written by OpenClaw 2026.10.1; the image runs 2026.9.6,
+    # which prints OpenClaw's real refusal and exits 1.
     error = await _provision_with_gateway_mode(fleet, "version_mismatch")
-    assert "newer OpenClaw" in str(error)
-    assert "gateway_version_mismatch" in await _alerts(fleet)
+    assert "version mismatch" in str(error)
+    assert "OpenClaw 2026.9.6" in str(error) and "OpenClaw 2026.10.1" in str(error)
+    alerts = await fleet.store.outbox.due(limit=100)
+    (mismatch,) = [a for a in alerts if a.kind == "gateway_version_mismatch"]
+    assert "2026.9.6" in mismatch.text and "2026.10.1" in mismatch.text
+    assert "snapshot" in mismatch.text  # the way back for a rollback is named
 
 
 async def test_dev_mode_is_an_opt_in(fly_emulator, store) -> None:  # type: ignore[no-untyped-def]

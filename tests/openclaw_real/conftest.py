@@ -13,6 +13,6 @@ machine per module where they can. Nothing here mocks or patches the code under 
 
 from __future__ import annotations
 
-from openclaw_real_support import openclaw_install
+from openclaw_real_support import openclaw_install, openclaw_older_install
 
-__all__ = ["openclaw_install"]
+__all__ = ["openclaw_install", "openclaw_older_install"]

@@ -33,6 +33,8 @@ from emulators.telegram import FloodLimits, TelegramEmulator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIN_FILE = REPO_ROOT / ".ci" / "openclaw-version"
+# An older release, for the version-mismatch test: installed into its own npm prefix.
+OLDER_PIN_FILE = REPO_ROOT / ".ci" / "openclaw-older-version"
 CACHE_ENV = "FLYAGENTS_OPENCLAW_CACHE"
 REQUIRE_ENV = "FLYAGENTS_REQUIRE_OPENCLAW"
 DEFAULT_CACHE = REPO_ROOT / ".openclaw-cache"
@@ -104,6 +106,34 @@ def openclaw_install() -> OpenClawRuntime:
     Both real-runtime suites (tests/openclaw_real, tests/e2e_real) import it into their
     conftest, so the rule for "absent" lives in one place."""
     found = locate_runtime()
+    if isinstance(found, str):
+        if openclaw_required():
+            pytest.fail(f"{found} ({REQUIRE_ENV}=1)", pytrace=False)
+        pytest.skip(found)
+    return found
+
+
+def locate_older_runtime(current: OpenClawRuntime) -> OpenClawRuntime | str:
+    """The older release pinned in .ci/openclaw-older-version (run with the current Node), or
+    why it cannot be used. `scripts/install-openclaw.sh` installs it in $CACHE/releases/."""
+    pinned = OLDER_PIN_FILE.read_text(encoding="utf-8").strip()
+    package = _cache_dir() / "releases" / pinned / "node_modules" / "openclaw"
+    script = package / "openclaw.mjs"
+    if not script.is_file():
+        return f"OpenClaw {pinned} (the older release) not installed in {package}: {INSTALL_HINT}"
+    version = _installed_version(package / "package.json")
+    if version != pinned:
+        return (
+            f"OpenClaw {version} installed in {package}, {pinned} pinned in "
+            f"{OLDER_PIN_FILE.name}: {INSTALL_HINT}"
+        )
+    return OpenClawRuntime(script=script, node=current.node, version=version)
+
+
+@pytest.fixture(scope="session")
+def openclaw_older_install(openclaw_install: OpenClawRuntime) -> OpenClawRuntime:
+    """The older release; skips (fails under FLYAGENTS_REQUIRE_OPENCLAW=1) when absent."""
+    found = locate_older_runtime(openclaw_install)
     if isinstance(found, str):
         if openclaw_required():
             pytest.fail(f"{found} ({REQUIRE_ENV}=1)", pytrace=False)

@@ -25,12 +25,16 @@ from openclaw_real_support import (
     running_fleet,
 )
 
+from bot.fleet import openclaw as openclaw_cli
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 AGENT_BOT = bot_token(7301)
 END_USER_ID = 4242
 END_USER_NAME = "Ann"
 PAIRING_MESSAGE_START = "OpenClaw: access not configured."
+# What the bot runs to read OpenClaw's allow list (its fixed script; no user value in it).
+ALLOW_LIST = openclaw_cli.read_allow_list("/app")
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,17 @@ async def test_pairing_list_json_shows_the_senders_pending_code(
     assert request["meta"] == {"firstName": END_USER_NAME, "accountId": "default"}
 
 
+async def test_the_allow_list_reader_finds_no_sender_awaiting_approval(
+    agent: Agent, pairing_dm: PairingDm
+) -> None:
+    result = await agent.fleet.exec(agent.machine_id, list(ALLOW_LIST.argv))
+    assert result["exit_code"] == 0, result
+    allowed = openclaw_cli.parse_allow_list(result["exit_code"], result["stdout"], result["stderr"])
+    assert allowed.ok, allowed.reason
+    assert not allowed.allows(str(END_USER_ID))
+    assert allowed.senders == frozenset()
+
+
 async def test_approve_runs_for_real_and_makes_the_first_sender_the_owner(
     approval: Approval,
 ) -> None:
@@ -148,6 +163,17 @@ async def test_approve_runs_for_real_and_makes_the_first_sender_the_owner(
         f"Approved telegram sender {END_USER_ID}.",
         f"Command owner configured telegram:{END_USER_ID} (commands.ownerAllowFrom was empty).",
     ]
+
+
+async def test_the_allow_list_reader_finds_the_approved_sender(
+    agent: Agent, approval: Approval
+) -> None:
+    assert approval.result["exit_code"] == 0
+    result = await agent.fleet.exec(agent.machine_id, list(ALLOW_LIST.argv))
+    assert result["exit_code"] == 0, result
+    assert result["stdout"] == f'{{"channel":"telegram","allowFrom":["{END_USER_ID}"]}}\n'
+    allowed = openclaw_cli.parse_allow_list(result["exit_code"], result["stdout"], result["stderr"])
+    assert allowed.allows(str(END_USER_ID))
 
 
 async def test_second_approve_of_a_used_code_gets_the_real_refusal(

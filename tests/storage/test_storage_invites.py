@@ -112,3 +112,30 @@ async def test_expired_revoked_unknown_and_orphaned_invites_are_refused_with_a_r
     with pytest.raises(InviteRedeemError) as error:
         await store.invites.redeem(orphaned.token, telegram_user_id=2002)
     assert error.value.reason is InviteRefusal.AGENT_GONE
+
+
+async def test_two_users_racing_with_two_invites_for_one_agent_never_swap_it(
+    store: Store,
+) -> None:
+    agent_id = await new_agent_id(store)
+    first = await store.invites.create(agent_id, created_by="admin:1")
+    second = await store.invites.create(agent_id, created_by="admin:1")
+
+    outcomes = await asyncio.gather(
+        store.invites.redeem(first.token, telegram_user_id=2002),
+        store.invites.redeem(second.token, telegram_user_id=3003),
+        return_exceptions=True,
+    )
+
+    winners = [o for o in outcomes if isinstance(o, Invite)]
+    (refused,) = [o for o in outcomes if isinstance(o, InviteRedeemError)]
+    assert len(winners) == 1
+    assert refused.reason == InviteRefusal.AGENT_TAKEN and refused.agent_id == agent_id
+    linked = (await store.agents.get(agent_id)).telegram_user_id
+    assert linked == winners[0].redeemed_by_telegram_user_id == refused.linked_user_id
+    # The refused invite stays unused: after an admin releases the agent it links its opener.
+    await store.agents.unlink_telegram_user(agent_id, actor="admin:1")
+    loser_token = second.token if linked == 2002 else first.token
+    loser_id = 3003 if linked == 2002 else 2002
+    await store.invites.redeem(loser_token, telegram_user_id=loser_id)
+    assert (await store.agents.get(agent_id)).telegram_user_id == loser_id

@@ -41,6 +41,7 @@ def admin_command_lines(agent_id: str, code: str) -> list[str]:
         f"/pair {agent_id} {code}",
         "/pending",
         f"/invite {agent_id}",
+        f"/unlink {agent_id}",
         f"/audit {agent_id}",
         "/audit",
         "/tenant add evil Evil Corp",

@@ -71,7 +71,7 @@ def test_the_command_table_matches_the_documented_names() -> None:
     assert [c.name for c in ADMIN_COMMANDS] == [
         "provision", "list", "status", "wake", "stop", "restart", "deprovision", "snapshot",
         "recreate", "model", "skills", "secret", "secrets", "clearsecrets", "pair", "pending",
-        "invite", "audit", "tenant", "help",
+        "invite", "unlink", "audit", "tenant", "help",
     ]  # fmt: skip
     assert [c.name for c in USER_COMMANDS] == ["pair", "status", "help"]
     assert "start" in ALL_NAMES

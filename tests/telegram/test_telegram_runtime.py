@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
-from tg_harness import ADMIN, BOT_TOKEN, END_USER, OPS_CHAT, BotFactory, BotHarness, until
+from tg_harness import ADMIN, BOT_TOKEN, END_USER, OPS_CHAT, BotHarness, until
 
 from bot.runtime import REQUIRED_TO_RUN
 from bot.telegram.commands import ADMIN_COMMANDS
@@ -107,49 +106,6 @@ async def test_admins_and_end_users_get_different_command_menus(bot: BotHarness)
     assert found[("all_private_chats",)] == ["pair", "status", "help"]
     assert found[("chat", str(ADMIN["id"]))] == admin_names
     assert found[("chat", str(OPS_CHAT))] == [n for n in admin_names if n != "secret"]
-
-
-async def test_webhook_mode_registers_the_webhook_and_handles_posted_updates(
-    bot_factory: BotFactory,
-) -> None:
-    secret = "hook-secret-0123456789"
-    bot = await bot_factory(
-        FLYAGENTS_WEBHOOK_URL="https://bot.example.com/telegram/hook",
-        FLYAGENTS_WEBHOOK_LISTEN="127.0.0.1",
-        FLYAGENTS_WEBHOOK_PORT=0,
-        FLYAGENTS_WEBHOOK_SECRET=secret,
-    )
-    assert bot.runtime.telegram is not None
-    port = bot.runtime.telegram.webhook_port
-    bots = (await bot.tg_http.get("/_emulator/bots")).json()["bots"]
-    assert bots[0]["webhook_url"] == "https://bot.example.com/telegram/hook"
-    assert bots[0]["polling"] is False
-    await bot.tg_http.post(
-        "/_emulator/chats", json={"chat": {"id": ADMIN["id"], "type": "private"}, "bot": BOT_TOKEN}
-    )
-    update = {
-        "update_id": 1,
-        "message": {
-            "message_id": 1,
-            "date": 1_700_000_000,
-            "chat": {"id": ADMIN["id"], "type": "private", "first_name": "Ann"},
-            "from": {"id": ADMIN["id"], "is_bot": False, "first_name": "Ann"},
-            "text": "/help",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
-        },
-    }
-    url = f"http://127.0.0.1:{port}/telegram/hook"
-    async with httpx.AsyncClient() as http:
-        refused = await http.post(
-            url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "x"}
-        )
-        accepted = await http.post(
-            url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
-        )
-
-    assert (refused.status_code, accepted.status_code) == (403, 200)
-    await until(lambda: bot.bot_messages(ADMIN["id"]), what="the answer to the webhook update")
-    assert [m["text"].split("\n")[0] for m in bot.bot_messages(ADMIN["id"])] == ["Admin commands"]
 
 
 async def test_an_unexpected_error_gives_a_reference_and_alerts_ops_without_details(

@@ -88,3 +88,29 @@ async def test_secrets_listing_shows_names_and_fingerprints_only(bot: BotHarness
     assert "TELEGRAM_BOT_TOKEN" in listing["text"]
     assert AGENT_BOT_TOKEN not in listing["text"]
     assert AGENT_BOT_TOKEN.split(":")[1][:10] not in listing["text"]
+
+
+# NUL, the bidi embeddings/overrides/isolates and the zero-width characters.
+HIDDEN_CHARACTERS = "\x00\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069" + (
+    "\u200b\u200c\u200d\u2060\ufeff"
+)
+
+
+async def test_a_secret_value_with_an_invisible_or_direction_changing_character_is_refused(
+    fast_bot: BotHarness,
+) -> None:
+    bot = fast_bot
+    agent_id, _ = await bot.provision()
+    service = bot.runtime.service
+    assert service is not None
+
+    for hidden in HIDDEN_CHARACTERS:
+        sent = await bot.send(ADMIN, f"/secret {agent_id} OPENAI_API_KEY=sk-abc{hidden}def123456")
+        reply = await bot.reply_to(ADMIN["id"], sent, "not accepted")
+
+        what = f"U+{ord(hidden):04X}"
+        assert "bidi" in reply["text"] and "zero-width" in reply["text"], what
+        assert "nothing was stored" in reply["text"], what
+        assert bot.message(ADMIN["id"], sent)["deleted"] is True, what
+        names = {meta.name for meta in await service.get_agent_secrets_meta(agent_id)}
+        assert "OPENAI_API_KEY" not in names, what

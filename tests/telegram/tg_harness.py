@@ -56,7 +56,10 @@ def tiny_fleet_timings() -> FleetTimings:
     )
 
 
-def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **changes: Any) -> Any:
+def run_env(
+    tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **changes: Any
+) -> dict[str, Any]:
+    """The bot's settings for these emulators, as environment variables."""
     values: dict[str, Any] = {
         "FLYAGENTS_TELEGRAM_TOKEN": BOT_TOKEN,
         "FLYAGENTS_TELEGRAM_API_URL": tg.root_url,
@@ -78,7 +81,11 @@ def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **change
         "FLYAGENTS_MONITOR_INTERVAL_SEC": 3600,
     }
     values.update(changes)
-    return load_run_settings(**values)
+    return values
+
+
+def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **changes: Any) -> Any:
+    return load_run_settings(**run_env(tg, fly, db_path, **changes))
 
 
 async def until(
@@ -282,6 +289,22 @@ class BotHarness:
 
         return await until(card, 30, f"the ops card of {request_id}")
 
+    async def restart_bot(self) -> None:
+        """Stop the bot and start a new one on the same settings and database."""
+        await self.runtime.stop()
+        await self.start_again()
+
+    async def start_again(self) -> None:
+        """A new bot process (in this one) on the same settings and database."""
+        self.runtime = Runtime(
+            self.runtime.settings,
+            fleet_timings=tiny_fleet_timings(),
+            fly_retry_policy=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_elapsed_s=5),
+            fly_rate_limits=RateLimits.disabled(),
+            options=BotOptions.for_tests(),
+        )
+        await self.runtime.start()
+
     async def close(self) -> None:
         await self.runtime.stop()
         await self.tg_http.aclose()
@@ -296,10 +319,12 @@ async def start_bot(
     options: BotOptions | None = None,
     store_clock: Clock = utc_now,
     ops_chat: dict[str, Any] | None = None,
+    unchecked: dict[str, Any] | None = None,
     **settings: Any,
 ) -> BotHarness:
     """`ops_chat` (a Bot API chat, default the supergroup OPS_CHAT) is registered before the
-    start and, when given, becomes FLYAGENTS_OPS_CHAT_ID."""
+    start and, when given, becomes FLYAGENTS_OPS_CHAT_ID. `unchecked` sets Settings fields
+    after the run check (an http webhook on loopback, which only the emulator can call)."""
     tg_http = httpx.AsyncClient(base_url=tg.root_url, timeout=10)
     fly_http = httpx.AsyncClient(base_url=fly.root_url, timeout=10)
     if ops_chat is not None:
@@ -318,8 +343,9 @@ async def start_bot(
     answer = await fly_http.post("/_emulator/rate-limits", json={"enabled": False})
     assert answer.status_code == 200, answer.text
     db_path = tmp_path / "bot.db"
+    checked = run_settings(tg, fly, db_path, **settings)
     runtime = Runtime(
-        run_settings(tg, fly, db_path, **settings),
+        checked.model_copy(update=unchecked) if unchecked else checked,
         fleet_timings=tiny_fleet_timings(),
         fly_retry_policy=RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, max_elapsed_s=5),
         fly_rate_limits=RateLimits.disabled(),
@@ -349,13 +375,26 @@ async def bot_factory(
         flood: bool = True,
         options: BotOptions | None = None,
         ops_chat: dict[str, Any] | None = None,
+        unchecked: dict[str, Any] | None = None,
+        callback_answer_window: float | None = None,
         **settings: Any,
     ) -> BotHarness:
+        window = (
+            {}
+            if callback_answer_window is None
+            else {"callback_answer_window": callback_answer_window}
+        )
         tg = await telegram_emulator_factory(
-            flood_limits=None if flood else FloodLimits(enabled=False)
+            flood_limits=None if flood else FloodLimits(enabled=False), **window
         )
         harness = await start_bot(
-            tg, fly_emulator, tmp_path, options=options, ops_chat=ops_chat, **settings
+            tg,
+            fly_emulator,
+            tmp_path,
+            options=options,
+            ops_chat=ops_chat,
+            unchecked=unchecked,
+            **settings,
         )
         started.append(harness)
         return harness
