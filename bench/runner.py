@@ -1,7 +1,7 @@
 """Runs the chosen scenarios one after another and prints one table (`python -m bench`).
 
 Options: `--size default|small|tiny` (tiny is what the smoke test runs), `--scenario NAME`
-(repeatable; all six by default, in the issue's order), `--workdir DIR` to keep every
+(repeatable; all of them by default, in the issues' order), `--workdir DIR` to keep every
 scenario's files (databases, emulator and bot logs) instead of a temporary folder. Progress
 goes to stderr; stdout gets the table, the notes under it and the total time. A scenario that
 fails is reported (and the exit status is 1) but does not stop the others. Library logs go to

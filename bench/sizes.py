@@ -30,6 +30,9 @@ class Size:
     # 6. memory: agents in the database (and machines on Fly), sweeps watched.
     memory_agents: int
     memory_sweeps: int
+    # 7. stranger flood: the stranger's messages, and the admin's commands timed (each phase).
+    flood_messages: int
+    flood_admin_commands: int
 
 
 SIZES: dict[str, Size] = {
@@ -47,6 +50,8 @@ SIZES: dict[str, Size] = {
         update_users=64,
         memory_agents=10_000,
         memory_sweeps=2,
+        flood_messages=200,
+        flood_admin_commands=20,
     ),
     "small": Size(
         name="small",
@@ -62,6 +67,8 @@ SIZES: dict[str, Size] = {
         update_users=32,
         memory_agents=2_000,
         memory_sweeps=2,
+        flood_messages=200,
+        flood_admin_commands=10,
     ),
     "tiny": Size(
         name="tiny",
@@ -77,5 +84,7 @@ SIZES: dict[str, Size] = {
         update_users=8,
         memory_agents=50,
         memory_sweeps=1,
+        flood_messages=20,
+        flood_admin_commands=2,
     ),
 }

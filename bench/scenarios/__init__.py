@@ -1,4 +1,4 @@
-"""The six scenarios of the issue, one module each, in the order the table lists them.
+"""The scenarios of the issues, one module each, in the order the table lists them.
 
 Every scenario is `async def run(size, workdir) -> list[Row]`: it opens its own world (fresh
 emulators), builds what it needs, measures our figure and its baseline in the same run, and
@@ -17,6 +17,7 @@ from bench.scenarios import (
     memory,
     monitor_sweep,
     pairing_storm,
+    stranger_flood,
     update_throughput,
 )
 from bench.sizes import Size
@@ -30,4 +31,5 @@ SCENARIOS: dict[str, Scenario] = {
     "alert-storm": alert_storm.run,
     "update-throughput": update_throughput.run,
     "memory": memory.run,
+    "stranger-flood": stranger_flood.run,
 }

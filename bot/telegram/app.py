@@ -24,6 +24,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     ContextTypes,
     ExtBot,
@@ -49,8 +50,9 @@ from bot.telegram.options import BotOptions
 from bot.telegram.paging import PageStore
 from bot.telegram.pairing_desk import USER_EXPIRED_WORDS, PairingDesk
 from bot.telegram.people import People
-from bot.telegram.rate_limit import ChatPacer, PerUserLimit, SlidingWindow
+from bot.telegram.rate_limit import ChatPacer, OncePerWindow, PerUserLimit, SlidingWindow
 from bot.telegram.router import Router
+from bot.telegram.update_order import OrderedUpdateProcessor
 from bot.telegram.user_handlers import UserCommands
 from bot.telegram.webhook import WebhookConfig, WebhookServer, WebhookWatch
 from storage import Store
@@ -174,10 +176,10 @@ class TelegramLayer:
 
 def bot_api_requests(options: BotOptions) -> tuple[AiohttpRequest, AiohttpRequest]:
     """(Bot API calls, long polling): what PTB sends its requests through."""
-    # At most one call per update handled at once, plus a few for the alert worker, the menus
-    # and progress edits; the bound keeps a burst from opening hundreds of connections.
+    # At most one call per update handled at once (both lanes), plus a few for the alert worker,
+    # the menus and progress edits; the bound keeps a burst from opening hundreds of them.
     calls = AiohttpRequest(
-        options.concurrent_updates + SPARE_CONNECTIONS,
+        options.concurrent_updates + options.admin_concurrent_updates + SPARE_CONNECTIONS,
         read_timeout=options.bot_api_read_timeout_s,
     )
     # Long polling is one request at a time.
@@ -190,8 +192,13 @@ def application_builder(
     api_root: str,
     options: BotOptions,
     requests: tuple[AiohttpRequest, AiohttpRequest] | None = None,
+    update_processor: BaseUpdateProcessor | None = None,
 ) -> BotBuilder:
-    """PTB's builder with every setting the bot runs with, before any handler is added."""
+    """PTB's builder with every setting the bot runs with, before any handler is added.
+
+    Without `update_processor` PTB's own runs `concurrent_updates` at once in no order (the
+    benchmark's echo baseline measures that); the bot passes its `OrderedUpdateProcessor`.
+    """
     root = api_root.rstrip("/")
     calls, polling = requests or bot_api_requests(options)
     return (
@@ -208,7 +215,7 @@ def application_builder(
                 max_retries=options.rate_limiter_max_retries,
             )
         )
-        .concurrent_updates(options.concurrent_updates)
+        .concurrent_updates(update_processor or options.concurrent_updates)
     )
 
 
@@ -226,10 +233,20 @@ def build_telegram(
     options = options or BotOptions()
     quiet_library_loggers()
     requests = bot_api_requests(options)
-    application = application_builder(
-        token=token, api_root=api_root, options=options, requests=requests
-    ).build()
     admins = tuple(admin_ids)
+    # Each person's updates in Telegram's order; admins in a lane of their own.
+    processor = OrderedUpdateProcessor(
+        general=options.concurrent_updates,
+        admin=options.admin_concurrent_updates,
+        admin_ids=admins,
+    )
+    application = application_builder(
+        token=token,
+        api_root=api_root,
+        options=options,
+        requests=requests,
+        update_processor=processor,
+    ).build()
     pages = PageStore(options.page_ttl_s)
     messenger = Messenger(
         application.bot,
@@ -251,6 +268,7 @@ def build_telegram(
         confirmations=ConfirmationStore(options.confirmation_ttl_s),
         pages=pages,
         pairing_limit=PerUserLimit(options.pairing_attempts_per_window, options.pairing_window_s),
+        refusals=OncePerWindow(options.refusal_window_s),
         alerts_due=asyncio.Event(),
     )
     desk = PairingDesk(deps)

@@ -61,7 +61,10 @@ class Callbacks:
             await answer(query, STALE_BUTTON)
             return
         if not self._deps.auth.is_admin(user.id):
-            await answer(query, ADMIN_ONLY_LINE, show_alert=True)
+            # Refused once per window; further presses get no answer (the button's spinner
+            # stops by itself), so a stranger's presses cost no Bot API calls.
+            if self._deps.refusals.try_take((user.id, ADMIN_ONLY_LINE)):
+                await answer(query, ADMIN_ONLY_LINE, show_alert=True)
             return
         call = Call(
             chat_id=query.message.chat.id,

@@ -19,7 +19,7 @@ from bot.telegram.messenger import Messenger
 from bot.telegram.options import BotOptions
 from bot.telegram.paging import PageStore
 from bot.telegram.people import People
-from bot.telegram.rate_limit import PerUserLimit
+from bot.telegram.rate_limit import OncePerWindow, PerUserLimit
 from storage import Store
 
 
@@ -36,6 +36,9 @@ class BotDeps:
     confirmations: ConfirmationStore
     pages: PageStore
     pairing_limit: PerUserLimit
+    # Refusals (to strangers, or to end users asking for admin commands): each line once per
+    # person per window, then silence. Keyed by (telegram user id, line).
+    refusals: OncePerWindow
     # Set when something was queued for the ops chat, so the alert worker sends it now.
     alerts_due: asyncio.Event
 
@@ -61,4 +64,5 @@ class BotDeps:
         self.confirmations.prune()
         self.pages.prune()
         self.pairing_limit.prune()
+        self.refusals.prune()
         self.messenger.pacer.prune()

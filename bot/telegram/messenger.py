@@ -34,6 +34,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from bot.telegram import keyboards
 from bot.telegram.paging import PageStore, fits, paginate, shortened
 from bot.telegram.rate_limit import ChatPacer, SlidingWindow
+from bot.telegram.update_order import lend_slot
 from storage import Store
 from storage.models import AlertSeverity, AuditOutcome
 
@@ -183,7 +184,9 @@ class Messenger:
         if chat_id > 0:
             wait = self.pacer.reserve(chat_id)
             if wait > 0:
-                await asyncio.sleep(wait)
+                # Waiting is not work: the update's slot serves other chats meanwhile.
+                async with lend_slot():
+                    await asyncio.sleep(wait)
         try:
             return await self._send_once(chat_id, text, keyboard, reply_to)
         except ChatMigrated as error:

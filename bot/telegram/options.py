@@ -15,6 +15,12 @@ class BotOptions:
     poll_timeout_s: float = 10.0
     # Updates handled at once: long operations (provisioning) must not block other admins.
     concurrent_updates: int = 32
+    # Admins' updates run in a lane of their own, so nobody else's updates can delay them.
+    admin_concurrent_updates: int = 32
+    # A stranger (or an end user asking for what they may not do) is told so once per window
+    # per person and refusal; further messages in the window get no answer, so a flood costs
+    # no sends. 0 answers every time.
+    refusal_window_s: float = 300.0
     # At most one progress edit per interval (Telegram also rate-limits edits).
     progress_edit_interval_s: float = 1.0
     # Alert delivery.

@@ -1,4 +1,4 @@
-"""Sliding-window counters: end users' pairing attempts, and messages sent to the ops chat.
+"""Sliding-window counters: end users' pairing attempts, messages sent to the ops chat, refusals.
 
 In memory and per process (one bot process polls a token at a time). They only count and
 answer; they never sleep or send.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 Clock = Callable[[], float]
 
@@ -72,6 +72,28 @@ class PerUserLimit:
     def prune(self) -> None:
         for user in [u for u, w in self._windows.items() if w.remaining() == w.limit]:
             del self._windows[user]
+
+
+class OncePerWindow:
+    """Allows one event per key in any `period_s` seconds (a refusal per person and line)."""
+
+    def __init__(self, period_s: float, clock: Clock = time.monotonic) -> None:
+        self._period_s = period_s
+        self._clock = clock
+        self._last: dict[Hashable, float] = {}
+
+    def try_take(self, key: Hashable) -> bool:
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self._period_s:
+            return False
+        self._last[key] = now
+        return True
+
+    def prune(self) -> None:
+        now = self._clock()
+        for key in [k for k, at in self._last.items() if now - at >= self._period_s]:
+            del self._last[key]
 
 
 class TokenBucket:

@@ -5,7 +5,8 @@ carry one, is deleted first, whoever sent it (the admin's reply says whether tha
 then the sender's role and own agents are read from the store, once per update, and the end
 user's handlers act on exactly those agents; admins reach the admin commands (and their pending
 guided question), linked end users reach `/pair`, `/status`, `/help` and the bare-code flow,
-and anyone else gets one polite line. `/start <invite>` is open to everyone, since it is
+and anyone else gets one polite line (at most one per `refusal_window_s`, then silence, as
+does an end user's admin command). `/start <invite>` is open to everyone, since it is
 how an end user becomes one. Texts in groups are ignored unless they answer a guided question.
 The router never carries out a command itself and never logs a message's text.
 """
@@ -100,11 +101,11 @@ class Router:
             elif name in USER_BY_NAME:
                 await self._users.handle(call, caller.agents, name, rest)
             elif name in ADMIN_BY_NAME:
-                await self._deps.messenger.send(call.chat_id, ADMIN_ONLY_LINE)
+                await self._refuse(call, ADMIN_ONLY_LINE)
             else:
                 await self._deps.messenger.send(call.chat_id, UNKNOWN_COMMAND_LINE)
             return
-        await self._deps.messenger.send(call.chat_id, STRANGER_LINE)
+        await self._refuse(call, STRANGER_LINE)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if await self._expired_secret_answer(update, context.bot.id):
@@ -128,7 +129,13 @@ class Router:
                 "To approve a code directly use /pair AGENT CODE; /help lists every command.",
             )
         else:
-            await self._deps.messenger.send(call.chat_id, STRANGER_LINE)
+            await self._refuse(call, STRANGER_LINE)
+
+    async def _refuse(self, call: Call, line: str) -> None:
+        """One polite refusal per person per window, then silence: a flood costs no sends, so
+        it can neither fill the chat's send pacing nor Telegram's limits for everyone else."""
+        if self._deps.refusals.try_take((call.user_id, line)):
+            await self._deps.messenger.send(call.chat_id, line)
 
     async def _expired_secret_answer(self, update: Update, bot_id: int) -> bool:
         """Delete a text that answers a secret question no live flow is waiting for.

@@ -191,6 +191,29 @@ class BotHarness:
         """A bot message after `after` whose current (possibly edited) text matches `done`."""
         return await self.reply_to(chat_id, after, done)
 
+    async def all_handled(self, timeout: float = 30.0) -> None:
+        """Wait until every update sent so far was fetched by the bot and handled (for updates
+        whose handling leaves nothing to see, such as a silenced refusal)."""
+        telegram = self.runtime.telegram
+        assert telegram is not None
+        application = telegram.application
+        bot_id = int(BOT_TOKEN.split(":", 1)[0])
+        calm = 0
+
+        async def idle_a_few_polls_in_a_row() -> bool:
+            nonlocal calm
+            bots = (await self.tg_http.get("/_emulator/bots")).json()["bots"]
+            idle = (
+                not any(b["id"] == bot_id and b["pending_update_count"] for b in bots)
+                and application.update_queue.empty()
+                and application.update_processor.current_concurrent_updates == 0
+            )
+            # An update taken from PTB's queue reaches its processor a loop turn later.
+            calm = calm + 1 if idle else 0
+            return calm >= 3
+
+        await until(idle_a_few_polls_in_a_row, timeout, "every update to be handled")
+
     async def shows(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
         """Wait until message `message_id` (as edited now) contains `text`."""
 
@@ -388,13 +411,14 @@ async def bot(bot_factory: BotFactory) -> BotHarness:
 
 
 def unpaced_options(**changes: Any) -> BotOptions:
-    return dataclasses.replace(
-        BotOptions.for_tests(),
-        private_messages_per_second=1000.0,
-        private_burst=1000,
-        overall_requests_per_second=1000.0,
-        **changes,
-    )
+    """No pacing: every refusal is answered too (a non-admin's commands each get their line)."""
+    values: dict[str, Any] = {
+        "private_messages_per_second": 1000.0,
+        "private_burst": 1000,
+        "overall_requests_per_second": 1000.0,
+        "refusal_window_s": 0.0,
+    }
+    return dataclasses.replace(BotOptions.for_tests(), **(values | changes))
 
 
 @pytest.fixture
