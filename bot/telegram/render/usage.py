@@ -1,0 +1,35 @@
+"""Texts that explain how to use the bot: /help and its footers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.telegram.commands import Command
+from bot.telegram.render.common import code, esc
+
+
+def help_text(title: str, commands: Sequence[Command], footer: str = "") -> str:
+    lines = [f"<b>{esc(title)}</b>"]
+    for command in commands:
+        if not command.subcommands:
+            lines.append(f"{code(command.usage)} — {esc(command.description)}")
+            continue
+        lines.append(f"<b>/{esc(command.name)}</b> — {esc(command.description)}:")
+        lines.extend(f"  {code(s.usage)} — {esc(s.description)}" for s in command.subcommands)
+    if footer:
+        lines.extend(("", footer))
+    return "\n".join(lines)
+
+
+ADMIN_HELP_FOOTER = (
+    "AGENT is the id shown by /list (e.g. <code>ag_…</code>) or <code>tenant/user</code>. "
+    "Every command works in one line with key=value values; leave values out and I ask for "
+    "them. /deprovision, /recreate, /clearsecrets, /tenant remove and the fleet-wide "
+    "/stop all, /wake all and /restart all ask for confirmation. "
+    "KEY of /tenant set is a fleet setting name (e.g. FLY_APP_NAME, FLY_API_TOKEN, LLM_MODEL); "
+    "secret ones only in a private chat, where I delete the message at once."
+)
+USER_HELP_FOOTER = (
+    "Your agent answers you in its own Telegram chat. The first time, it sends you a pairing "
+    "code: send that code here (or forward its whole message) and an operator approves it."
+)
