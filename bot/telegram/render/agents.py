@@ -7,7 +7,16 @@ from collections.abc import Iterable, Sequence
 from bot.fleet.provisioning import ProvisionResult
 from bot.fleet.resolve import AGENT_SECRET_KEYS, TENANT_PLAIN_KEYS
 from bot.fleet.service import AgentView
-from bot.telegram.render.common import agent_label, code, done, esc, setting_level, when
+from bot.telegram.render.common import (
+    agent_label,
+    code,
+    done,
+    esc,
+    failed,
+    setting_level,
+    when,
+    working,
+)
 from bot.telegram.render.invites import invite_lines
 from storage.models import Agent, AuditEntry, PairingRequest, PairingState, SecretMeta, Snapshot
 
@@ -158,3 +167,90 @@ def audit_line(entry: AuditEntry) -> str:
 def audit_header(label: str | None, count: int) -> str:
     scope = f" for {esc(label)}" if label else ""
     return f"<b>Audit{scope}</b> ({count} newest first)"
+
+
+# --- one agent's commands (/wake, /stop, /restart, /model, /skills, /secret, destructive ones) ---
+
+# What the "⏳ …" message says while a short operation runs (plain text, escaped when shown).
+STOPPING = "Stopping…"
+TAKING_SNAPSHOT = "Taking a snapshot…"
+SETTING_MODEL = "Setting the model…"
+UPDATING_SKILLS = "Updating skills…"
+APPROVING_CODE = "Approving the pairing code…"
+PROVISIONING_FAILED = "Provisioning failed."
+
+# Per destructive command: the word on its Confirm button, and what confirming does.
+DESTRUCTIVE_WORDS = {
+    "deprovision": ("deprovision", "This destroys its machine and volume."),
+    "recreate": (
+        "recreate",
+        "This replaces its machine and volume with new ones from the latest snapshot.",
+    ),
+    "clearsecrets": ("clear secrets", "This deletes every secret stored for it."),
+}
+
+
+def agent_running(agent: Agent) -> str:
+    return done(f"{code(agent.id)} is running.")
+
+
+def agent_stopped(agent: Agent) -> str:
+    return done(f"{code(agent.id)} is stopped.")
+
+
+def restart_taken(agent: Agent, holder: str) -> str:
+    """Another admin is restarting this agent right now."""
+    return f"{code(agent.id)} is being restarted by {esc(holder)}."
+
+
+def model_set(effective: str) -> str:
+    return done(f"The model is now {code(effective)} (verified on the machine).")
+
+
+def skills_set(agent: Agent) -> str:
+    listed = esc(", ".join(agent.allowed_skills) or "none", 1000)
+    return done(f"Skills of {code(agent.id)}: {listed}.")
+
+
+def secret_not_parsed(error: object) -> str:
+    return failed(f"{esc(error, 600)} Your message was deleted.")
+
+
+NAME_THE_AGENT_FIRST = (
+    "Name the agent first: /secret AGENT NAME=VALUE. Your message was deleted; send it again."
+)
+
+
+def secrets_not_stored(explained: str) -> str:
+    """`explained`: the refusal, already HTML (see `errors.explain`)."""
+    return f"{failed(explained)}\nYour message was deleted; nothing was stored."
+
+
+def destructive_question(command: str, agent: Agent, consequence: str) -> str:
+    return (
+        f"⚠️ <b>/{esc(command)}</b> {code(agent.id)} "
+        f"({esc(agent_label(agent))})?\n{esc(consequence)}"
+    )
+
+
+def confirmed_working(command: str, agent_id: str) -> str:
+    return working(f"/{esc(command)} {code(agent_id)}…")
+
+
+def recreated(agent: Agent) -> str:
+    return done(f"Recreated {code(agent.id)} on machine {code(agent.machine_id or '—')}.")
+
+
+def deprovisioned(agent_id: str, label: str, removed: Sequence[str]) -> str:
+    return done(
+        f"Deprovisioned {code(agent_id)} ({esc(label)}). "
+        f"Removed: {esc(', '.join(removed) or 'nothing', 1000)}."
+    )
+
+
+def secrets_cleared(agent_id: str, count: int) -> str:
+    return done(f"Cleared {count} secret(s) of {code(agent_id)}.")
+
+
+def audit_empty(label: str | None) -> str:
+    return f"{audit_header(label, 0)}\nNothing recorded yet."

@@ -13,8 +13,12 @@ def invite_lines(link: str) -> str:
     )
 
 
+def _invite_heading(agent: Agent) -> str:
+    return f"🔗 Invite for {code(agent.id)} ({esc(agent_label(agent))})"
+
+
 def invite(agent: Agent, link: str) -> str:
-    return f"🔗 Invite for {code(agent.id)} ({esc(agent_label(agent))})\n{invite_lines(link)}"
+    return f"{_invite_heading(agent)}\n{invite_lines(link)}"
 
 
 def invite_sent_privately(agent: Agent) -> str:
@@ -77,3 +81,8 @@ def invite_taken_alert(agent: Agent, redeemer: str, holder: str) -> str:
         f"were told. To hand the agent over: /unlink {agent.id}, then {redeemer} opens the same "
         "link again."
     )
+
+
+def invite_in_private(agent: Agent, shown: str) -> str:
+    """/invite's answer in the admin's private chat: which agent, then `shown` (the link)."""
+    return f"{_invite_heading(agent)}\n{shown}"

@@ -107,3 +107,8 @@ def bulk_summary(
 
 def bulk_full_list_header(command: str, tenant: str | None, count: int) -> str:
     return f"<b>/{esc(command)} all</b>{bulk_scope(tenant)}: {_agents(count)} not done"
+
+
+# Shown in place of an operation's outcome when the bot itself failed (the error is logged
+# with a ref and reported to the ops chat separately).
+SOMETHING_WENT_WRONG = failed("Something went wrong.")

@@ -93,3 +93,8 @@ def stuck_card(request: PairingRequest, agent: Agent | None) -> str:
         f"{code(request.code)}\nRestart the machine; pairing is offered again once its gateway "
         "is healthy."
     )
+
+
+def pending_more(hidden: int) -> str:
+    """After the first cards of /pending: how many were not shown."""
+    return f"…and {hidden} more: decide these, then /pending again."

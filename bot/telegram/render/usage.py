@@ -33,3 +33,11 @@ USER_HELP_FOOTER = (
     "Your agent answers you in its own Telegram chat. The first time, it sends you a pairing "
     "code: send that code here (or forward its whole message) and an operator approves it."
 )
+
+
+def private_only(name: str) -> str:
+    """`name` comes from the command table (never from the user), so it needs no escaping."""
+    return (
+        f"/{name} works only in a private chat with me. If that message held a secret, "
+        "consider it exposed and rotate it."
+    )
