@@ -204,5 +204,5 @@ class AdminCommands:
         await reply(
             self._deps,
             call,
-            render.help_text("Admin commands", ADMIN_COMMANDS, render.ADMIN_HELP_FOOTER),
+            render.help_text(render.ADMIN_HELP_TITLE, ADMIN_COMMANDS, render.ADMIN_HELP_FOOTER),
         )

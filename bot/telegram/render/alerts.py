@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from bot.telegram.render.common import esc, when
 from storage.models import Alert, AlertSeverity
@@ -106,3 +107,31 @@ def digest_header(count: int, *, lists_pairing: bool = False) -> str:
     if lists_pairing:
         header += "\n<i>It lists pairing requests: decide them with /pending.</i>"
     return header
+
+
+def ops_chat_moved(new_id: int) -> str:
+    """Plain text for the ops alert when Telegram upgraded the ops group to a supergroup."""
+    return (
+        f"The ops chat became a supergroup (new id {new_id}). Set FLYAGENTS_OPS_CHAT_ID={new_id} "
+        "before the next restart; until then the bot follows the move by itself."
+    )
+
+
+WEBHOOK_NOWHERE = "nowhere (no webhook is set, so nothing reaches this bot)"
+
+
+def webhook_elsewhere(where: str, ours: str) -> str:
+    """Plain text for the ops alert: Telegram delivers updates to another URL than ours."""
+    return (
+        f"Telegram delivers this bot's updates to {where}, not to FLYAGENTS_WEBHOOK_URL "
+        f"{ours}. Is another instance running with the same bot token?"
+    )
+
+
+def webhook_failing(failed_at: datetime | None, error: str, waiting: int) -> str:
+    """Plain text for the ops alert: Telegram's last delivery to our webhook failed."""
+    when = f" at {failed_at:%Y-%m-%d %H:%M:%S} UTC" if failed_at else ""
+    return (
+        f"Telegram could not deliver an update to the webhook{when}: "
+        f"{error} ({waiting} update(s) waiting)"
+    )

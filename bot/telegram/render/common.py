@@ -9,11 +9,24 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from bot.telegram.paging import utf16_len
 from storage.models import Agent
 
 VALUE_CHARS = 200
 LINE_CHARS = 600
+
+# Marks of a text cut to fit in messages (see `paging`).
+TOO_LONG_LINE = "(a line too long to show was left out)"
+SHORTENED_MARK = "<i>(shortened)</i>"
+
+
+def utf16_len(text: str) -> int:
+    """A text's length as Telegram counts it: in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def page_mark(index: int, total: int) -> str:
+    """Under page `index` (from 0) of `total`."""
+    return f"<i>page {index + 1}/{total}</i>"
 
 
 def esc(value: object, limit: int = VALUE_CHARS) -> str:

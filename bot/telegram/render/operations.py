@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from bot.fleet.bulk import BulkAction
 from bot.fleet.progress import Progress
-from bot.telegram.paging import utf16_len
-from bot.telegram.render.common import code, done, esc, failed, partly_done
+from bot.telegram.render.common import code, done, esc, failed, partly_done, utf16_len
 
 # --- progress -----------------------------------------------------------------------------------
 
@@ -112,3 +113,37 @@ def bulk_full_list_header(command: str, tenant: str | None, count: int) -> str:
 # Shown in place of an operation's outcome when the bot itself failed (the error is logged
 # with a ref and reported to the ops chat separately).
 SOMETHING_WENT_WRONG = failed("Something went wrong.")
+
+
+# Per bulk action: its past participle, which agents it picks (as the service's
+# `bulk_targets` does, in the admin's words), and what it does to them.
+@dataclass(frozen=True)
+class BulkWords:
+    done: str
+    # Which agents the service's `bulk_targets` picks for the action, as the admin reads it.
+    qualifying: str
+    effect: str
+
+
+BULK_WORDS = {
+    BulkAction.STOP: BulkWords(
+        "stopped",
+        "running or in error",
+        "Their end users get no answers until they are woken.",
+    ),
+    BulkAction.WAKE: BulkWords(
+        "woken",
+        "stopped or in error",
+        "Each machine starts and its gateway is waited for.",
+    ),
+    BulkAction.RESTART: BulkWords(
+        "restarted",
+        "running or in error",
+        "Each machine restarts, its gateway is waited for and a stuck pairing is settled.",
+    ),
+}
+
+
+def restarting_by(holder: str) -> str:
+    """Why an agent was left alone: another admin is restarting it (plain text)."""
+    return f"being restarted by {holder}"

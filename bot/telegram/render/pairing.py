@@ -98,3 +98,32 @@ def stuck_card(request: PairingRequest, agent: Agent | None) -> str:
 def pending_more(hidden: int) -> str:
     """After the first cards of /pending: how many were not shown."""
     return f"…and {hidden} more: decide these, then /pending again."
+
+
+# What the end user who sent a code hears, after "Pairing code CODE: " (see `pairing_news`).
+USER_STUCK_WORDS = (
+    "Your pairing is taking longer than expected. An operator is looking into it; "
+    "I will tell you here when it is done."
+)
+USER_REJECTED_WORDS = (
+    "An operator declined your pairing request. If you think this is a mistake, contact them."
+)
+USER_APPLIED_WORDS = "Paired: you can now talk to your agent."
+USER_NOT_APPLIED_WORDS = (
+    "Your pairing did not go through. Send your agent a message to get a new code, "
+    "then send that code here."
+)
+USER_EXPIRED_WORDS = (
+    "This code expired before it was approved. Send your agent a message to get a new code, "
+    "then send that code here."
+)
+
+
+def pairing_news(request: PairingRequest, words: str) -> str:
+    """To the end user who sent the code: what became of it (`words`, plain text)."""
+    return f"Pairing code {code(request.code)}: {esc(words, 600)}"
+
+
+# A pairing card's footer for a request not decided yet (see `cards`).
+APPROVED_NOT_RUN = "⏸ Approved, not run yet (the agent was not ready)."
+STUCK_FOOTER = "⏳ Stuck: restart the machine before pairing again."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.fleet.tenants import TenantSetting, TenantView
-from bot.telegram.render.common import code, deleted_note, done, esc, setting_level
+from bot.telegram.render.common import code, deleted_note, done, esc, failed, setting_level, working
 from storage.models import TenantProfile
 
 # --- tenants ------------------------------------------------------------------------------------
@@ -64,3 +64,55 @@ def tenant_stored(tenant_id: str, keys: Iterable[str], deleted: bool | None) -> 
     listed = ", ".join(code(key) for key in keys)
     text = done(f"Stored {listed} for tenant {code(tenant_id)}.")
     return text + deleted_note(deleted)
+
+
+# --- /tenant's answers ----------------------------------------------------------------------
+
+NOTHING_STORED = "Nothing was stored."
+LOOKED_LIKE_A_HIDDEN_VALUE = (
+    "That looked like a secret value, which only /tenant set takes (in a private "
+    "chat with me); nothing was stored."
+)
+HIDDEN_VALUES_PRIVATE_ONLY = (
+    "/tenant set with secret values (anything but plain KEY=VALUE settings) "
+    "works only in a private chat with me; nothing was stored."
+)
+OTHERS_MAY_HAVE_SEEN = " Others in this chat may have seen it: rotate it."
+
+
+def tenant_unset(key: str | None, tenant_id: str) -> str:
+    return done(f"Unset {code(key)} of tenant {code(tenant_id)}.")
+
+
+def no_tenants(header: str) -> str:
+    return f"{header}\nAdd one with /tenant add ID [name]."
+
+
+def tenant_still_has_agents(tenant_id: str, live_agents: int) -> str:
+    return failed(
+        f"Tenant {code(tenant_id)} still has {live_agents} live agent(s); "
+        "deprovision them before removing the tenant "
+        f"(/list tenant={esc(tenant_id)})."
+    )
+
+
+def tenant_target_label(tenant_id: str) -> str:
+    """Plain text for the confirmation store ("Cancelled: nothing was done to …")."""
+    return f"tenant {tenant_id}"
+
+
+def tenant_remove_question(profile: TenantProfile) -> str:
+    return (
+        f"⚠️ <b>/tenant remove</b> {code(profile.tenant_id)} "
+        f"({esc(profile.display_name)})?\n"
+        "This deletes its profile and its stored secrets. New agents of this tenant then "
+        "use the fleet values."
+    )
+
+
+def tenant_removing(tenant_id: str) -> str:
+    return working(f"/tenant remove {code(tenant_id)}…")
+
+
+def tenant_removed(tenant_id: str) -> str:
+    return done(f"Removed tenant {code(tenant_id)}, with its stored secrets.")

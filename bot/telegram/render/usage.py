@@ -1,10 +1,10 @@
-"""Texts that explain how to use the bot: /help and its footers."""
+"""Texts that explain how to use the bot: /help, its footers, and guided mode's questions."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.telegram.commands import Command
+from bot.telegram.commands import Ask, Command
 from bot.telegram.render.common import code, esc
 
 
@@ -41,3 +41,30 @@ def private_only(name: str) -> str:
         f"/{name} works only in a private chat with me. If that message held a secret, "
         "consider it exposed and rotate it."
     )
+
+
+ADMIN_HELP_TITLE = "Admin commands"
+USER_HELP_TITLE = "What I can do for you"
+TENANT_HELP_TITLE = "Tenant profiles"
+
+
+# Guided mode's question for each missing value (plain text).
+QUESTIONS = {
+    Ask.AGENT: "Which agent? Pick one, or type its id or tenant/user.",
+    Ask.TENANT: "Which tenant? Send its id.",
+    Ask.USER: "Which user (within the tenant)? Send its id.",
+    Ask.MODEL: "Which model? Send it as provider/model, e.g. moonshotai/kimi-k2.5.",
+    Ask.SKILLS: "Which skills? Send them comma-separated, e.g. linkhub-bridge,calendar.",
+    Ask.CODE: "Which pairing code? Send the 8 characters.",
+    Ask.SECRET: "Send the secret as NAME=VALUE. I delete your message as soon as I read it.",
+}
+CHOICE_GONE = "That choice is no longer offered."
+
+
+def guided_question(command: Command, asking: Ask) -> str:
+    return f"<b>/{esc(command.name)}</b>: {esc(QUESTIONS[asking])}"
+
+
+def addressed(user_id: int, name: str, text: str) -> str:
+    """`text` addressed to a user by a mention (which opens their reply field in a group)."""
+    return f'<a href="tg://user?id={user_id}">{esc(name, 64)}</a>, {text}'
