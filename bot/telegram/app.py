@@ -35,6 +35,7 @@ from telegram.ext import (
 
 from bot.fleet.provisioning import ResumedProvision
 from bot.fleet.service import FleetService
+from bot.telegram import render
 from bot.telegram.admin_handlers import AdminCommands
 from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.alerts_worker import AlertWorker
@@ -48,7 +49,7 @@ from bot.telegram.menus import CommandMenus
 from bot.telegram.messenger import Messenger
 from bot.telegram.options import BotOptions
 from bot.telegram.paging import PageStore
-from bot.telegram.pairing_desk import USER_EXPIRED_WORDS, PairingDesk
+from bot.telegram.pairing_desk import PairingDesk
 from bot.telegram.people import People
 from bot.telegram.rate_limit import ChatPacer, OncePerWindow, PerUserLimit, SlidingWindow
 from bot.telegram.router import Router
@@ -302,7 +303,7 @@ def build_telegram(
         deps.prune()
         for request in await store.pairing.expire_stale():
             if request.source is PairingSource.USER:
-                await desk.tell_submitter(request, USER_EXPIRED_WORDS)
+                await desk.tell_submitter(request, render.USER_EXPIRED_WORDS)
 
     assert application.job_queue is not None
     application.job_queue.run_repeating(

@@ -16,11 +16,6 @@ from enum import StrEnum
 from storage import Store
 from storage.models import Agent
 
-STRANGER_LINE = (
-    "Hello! This is a private bot. If you were sent an invite link, open it to get started."
-)
-ADMIN_ONLY_LINE = "Sorry, only the operators of this bot can do that."
-
 
 class Role(StrEnum):
     ADMIN = "admin"

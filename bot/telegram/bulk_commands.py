@@ -15,8 +15,6 @@ business: this module never picks agents by itself and never acts on one directl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.fleet.bulk import BULK_STEPS, BulkAction
 from bot.telegram import keyboards, render
 from bot.telegram.call import Call
@@ -31,33 +29,6 @@ from storage.models import Agent
 
 # The confirmation store's command name of a bulk action: "bulk-stop", "bulk-wake", ….
 BULK_PREFIX = "bulk-"
-
-
-@dataclass(frozen=True)
-class _Words:
-    done: str
-    # Which agents the service's `bulk_targets` picks for the action, as the admin reads it.
-    qualifying: str
-    effect: str
-
-
-_WORDS = {
-    BulkAction.STOP: _Words(
-        "stopped",
-        "running or in error",
-        "Their end users get no answers until they are woken.",
-    ),
-    BulkAction.WAKE: _Words(
-        "woken",
-        "stopped or in error",
-        "Each machine starts and its gateway is waited for.",
-    ),
-    BulkAction.RESTART: _Words(
-        "restarted",
-        "running or in error",
-        "Each machine restarts, its gateway is waited for and a stuck pairing is settled.",
-    ),
-}
 
 
 def is_all(text: str) -> bool:
@@ -93,7 +64,7 @@ class BulkCommands:
         """`/<command> all [TENANT]`: say how many agents it would touch and ask to confirm."""
         messenger = self._deps.messenger
         action = BulkAction(command)
-        wording = _WORDS[action]
+        wording = render.BULK_WORDS[action]
         try:
             tenant = parse_tenant(command, rest)
             targets = await self._deps.service.bulk_targets(action, tenant)
@@ -174,7 +145,9 @@ class BulkCommands:
             await messenger.edit(
                 call.chat_id,
                 message_id,
-                render.bulk_nothing(action.value, tenant, _WORDS[action].qualifying, now=True),
+                render.bulk_nothing(
+                    action.value, tenant, render.BULK_WORDS[action].qualifying, now=True
+                ),
             )
             return
         opened = await LiveProgress.open(
@@ -204,14 +177,14 @@ class BulkCommands:
         ]
         left_alone = [
             render.bulk_failure_line(
-                agent.id, render.agent_label(agent), f"being restarted by {holder}"
+                agent.id, render.agent_label(agent), render.restarting_by(holder)
             )
             for agent, holder in skipped
         ]
         text, hidden = render.bulk_summary(
             action.value,
             tenant,
-            _WORDS[action].done,
+            render.BULK_WORDS[action].done,
             len(report.succeeded),
             failures,
             left_alone,

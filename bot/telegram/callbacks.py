@@ -22,7 +22,7 @@ from telegram.ext import ContextTypes
 
 from bot.telegram import keyboards, render
 from bot.telegram.admin_handlers import AdminCommands
-from bot.telegram.auth import ADMIN_ONLY_LINE, Role
+from bot.telegram.auth import Role
 from bot.telegram.call import Call
 from bot.telegram.callback_data import Action, CallbackData, decode
 from bot.telegram.confirmations import TakeRefusal
@@ -30,8 +30,6 @@ from bot.telegram.deps import BotDeps
 from bot.telegram.pairing_desk import PairingDesk
 
 log = logging.getLogger("bot.telegram.callbacks")
-
-STALE_BUTTON = "This button no longer works."
 
 
 async def answer(
@@ -58,13 +56,13 @@ class Callbacks:
         self._deps.people.remember(user)
         data = decode(query.data)
         if data is None or query.message is None:
-            await answer(query, STALE_BUTTON)
+            await answer(query, render.STALE_BUTTON)
             return
         if not self._deps.auth.is_admin(user.id):
             # Refused once per window; further presses get no answer (the button's spinner
             # stops by itself), so a stranger's presses cost no Bot API calls.
-            if self._deps.refusals.try_take((user.id, ADMIN_ONLY_LINE)):
-                await answer(query, ADMIN_ONLY_LINE, show_alert=True)
+            if self._deps.refusals.try_take((user.id, render.ADMIN_ONLY_LINE)):
+                await answer(query, render.ADMIN_ONLY_LINE, show_alert=True)
             return
         call = Call(
             chat_id=query.message.chat.id,
@@ -97,13 +95,13 @@ class Callbacks:
         name = self._deps.people.name(call.user_id)
         holder = self._desk.take_request(request_id, name)
         if holder is not None:
-            await answer(query, f"Already being handled by {holder}."[:200])
+            await answer(query, render.decision_taken(holder))
             return
         # From here the hold is ours: released whatever happens below (the desk releases it
         # as soon as the ledger holds the outcome; this is the backstop).
         try:
             if data.action is Action.REJECT:
-                await answer(query, "Rejecting…")
+                await answer(query, render.REJECTING)
                 await self._desk.reject(
                     chat_id=call.chat_id,
                     message_id=message_id,
@@ -111,7 +109,7 @@ class Callbacks:
                     request_id=request_id,
                 )
                 return
-            await answer(query, "Approving… this runs once.")
+            await answer(query, render.APPROVING_ONCE)
             await self._desk.approve(
                 chat_id=call.chat_id,
                 message_id=message_id,
@@ -126,10 +124,10 @@ class Callbacks:
     ) -> None:
         holder = self._desk.take_restart(agent_id, self._deps.people.name(call.user_id))
         if holder is not None:
-            await answer(query, f"Already being restarted by {holder}."[:200])
+            await answer(query, render.restart_taken_answer(holder))
             return
         try:
-            await answer(query, "Restarting the machine…")
+            await answer(query, render.RESTARTING_MACHINE)
             await self._deps.messenger.clear_keyboard(call.chat_id, message_id)
             await self._desk.restart(
                 chat_id=call.chat_id, admin_id=call.user_id, agent_ref=agent_id, reply_to=message_id
@@ -142,20 +140,18 @@ class Callbacks:
     ) -> None:
         taken = self._deps.confirmations.take(data.arg, call.user_id)
         if taken is TakeRefusal.GONE:
-            await answer(query, "This confirmation expired or was already used.")
+            await answer(query, render.CONFIRMATION_GONE)
             return
         if taken is TakeRefusal.NOT_YOURS:
-            await answer(query, "Only the admin who asked can confirm or cancel this.")
+            await answer(query, render.CONFIRMATION_NOT_YOURS)
             return
         if data.action is Action.CANCEL:
-            await answer(query, "Cancelled.")
+            await answer(query, render.CANCELLED)
             await self._deps.messenger.edit(
-                call.chat_id,
-                message_id,
-                f"Cancelled: nothing was done to {render.esc(taken.target_label)}.",
+                call.chat_id, message_id, render.cancelled(taken.target_label)
             )
             return
-        await answer(query, "Confirmed.")
+        await answer(query, render.CONFIRMED)
         await self._admin.confirmed(call, taken, message_id)
 
     async def _page(
@@ -164,7 +160,7 @@ class Callbacks:
         token, raw_index = data.args
         found = self._deps.pages.get(token, int(raw_index)) if raw_index.isdigit() else None
         if found is None:
-            await answer(query, "This list expired: run the command again.")
+            await answer(query, render.LIST_EXPIRED)
             return
         text, total = found
         await answer(query)
@@ -177,12 +173,12 @@ class Callbacks:
     ) -> None:
         flow = self._deps.flows.by_token(data.arg, call.chat_id, call.user_id)
         if flow is None:
-            await answer(query, "This question expired or belongs to someone else.")
+            await answer(query, render.QUESTION_GONE)
             return
         await self._deps.messenger.clear_keyboard(call.chat_id, message_id)
         if data.action is Action.GUIDE_CANCEL:
             await self._admin.guide.cancel(flow)
-            await answer(query, "Cancelled.")
+            await answer(query, render.CANCELLED)
             return
         await answer(query)
         index = data.args[1]

@@ -41,9 +41,9 @@ def _state_footer(request: PairingRequest) -> str | None:
     if request.state is PairingState.SUBMITTED:
         return None
     if request.state is PairingState.APPROVED:
-        return "⏸ Approved, not run yet (the agent was not ready)."
+        return render.APPROVED_NOT_RUN
     if request.state is PairingState.STUCK:
-        return "⏳ Stuck: restart the machine before pairing again."
+        return render.STUCK_FOOTER
     return render.already_decided(request)
 
 

@@ -53,16 +53,13 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
 def explain(error: Exception) -> str:
     """An expected error as one polite HTML reply."""
     if isinstance(error, InvalidRequest | InvalidInputs):
-        problems = error.problems
-        listed = "\n".join(f"• {render.esc(problem, 300)}" for problem in problems[:10])
-        more = f"\n…and {len(problems) - 10} more" if len(problems) > 10 else ""
-        return f"That was not accepted:\n{listed}{more}"
+        return render.not_accepted(error.problems)
     if isinstance(error, VaultNotConfiguredError):
-        return "Secrets cannot be stored: AGENT_SECRETS_ENCRYPTION_KEY is not configured."
+        return render.VAULT_NOT_CONFIGURED
     if isinstance(error, InviteRedeemError):
-        return f"Sorry, {render.esc(error, 200)}. Ask your operator for a new invite link."
+        return render.invite_refused(error)
     if isinstance(error, NotFoundError):
-        return "That was not found. /list shows the live agents."
+        return render.NOT_FOUND
     return render.esc(str(error), 1500)
 
 
@@ -90,22 +87,21 @@ class ErrorReporter:
         )
         if isinstance(update, Update) and update.callback_query is not None:
             try:
-                await update.callback_query.answer(f"Something went wrong (ref {ref}).")
+                await update.callback_query.answer(render.bot_error_button(ref))
             except TelegramError as answer_error:
                 log.info("could not answer the button of error ref=%s: %s", ref, answer_error)
         if isinstance(update, Update) and update.effective_chat is not None:
             try:
                 await self._messenger.send(
                     update.effective_chat.id,
-                    f"Sorry, something went wrong (ref <code>{ref}</code>). "
-                    "The operators have been told.",
+                    render.bot_error(ref),
                 )
             except TelegramError as reply_error:
                 log.warning("could not tell the user about error ref=%s: %s", ref, reply_error)
         kind = type(error).__name__ if error is not None else "unknown"
         await self._store.outbox.enqueue(
             "bot_error",
-            f"Error ref {ref} while handling {where}: {kind}. Details are in the bot's log.",
+            render.bot_error_alert(ref, where, kind),
             severity=AlertSeverity.WARNING,
             payload={"ref": ref},
         )

@@ -21,20 +21,9 @@ from bot.telegram.flows import Flow
 RunCommand = Callable[[Call, str, dict[str, str]], Awaitable[None]]
 StoreSecret = Callable[[Call, str, str], Awaitable[None]]
 
-_QUESTIONS = {
-    Ask.AGENT: "Which agent? Pick one, or type its id or tenant/user.",
-    Ask.TENANT: "Which tenant? Send its id.",
-    Ask.USER: "Which user (within the tenant)? Send its id.",
-    Ask.MODEL: "Which model? Send it as provider/model, e.g. moonshotai/kimi-k2.5.",
-    Ask.SKILLS: "Which skills? Send them comma-separated, e.g. linkhub-bridge,calendar.",
-    Ask.CODE: "Which pairing code? Send the 8 characters.",
-    Ask.SECRET: "Send the secret as NAME=VALUE. I delete your message as soon as I read it.",
-}
-
-
 # The secret question's sentence marks the bot's message as a secret question for as long as
 # the message exists: a reply to it holds a secret, whatever became of the flow.
-SECRET_QUESTION = _QUESTIONS[Ask.SECRET]
+SECRET_QUESTION = render.QUESTIONS[Ask.SECRET]
 
 
 def is_secret_question(message: Message | None, bot_id: int) -> bool:
@@ -84,13 +73,12 @@ class Guide:
             markup = keyboards.cancel_guide(flow.token)
         else:
             markup = ForceReply(selective=True, input_field_placeholder=asking.value)
-        question = f"<b>/{render.esc(command.name)}</b>: {render.esc(_QUESTIONS[asking])}"
+        question = render.guided_question(command, asking)
         if not call.private:
             # A selective force-reply opens the reply field of the users the message mentions
             # (or of the author of the message it answers, which after a button press is the
             # bot itself): name the asking admin so it opens for them, and only them.
-            name = render.esc(deps.people.name(call.user_id), 64)
-            question = f'<a href="tg://user?id={call.user_id}">{name}</a>, {question}'
+            question = render.addressed(call.user_id, deps.people.name(call.user_id), question)
         sent = await deps.messenger.send(call.chat_id, question, markup, reply_to=call.message_id)
         # Remembered in the store, not only in the flow: the answer must be recognised (and
         # deleted) after the flow expired, after a restart or after another command too.
@@ -121,7 +109,7 @@ class Guide:
     async def pick(self, call: Call, flow: Flow, index: int) -> None:
         """A pressed button: the value offered at `index`."""
         if not 0 <= index < len(flow.choices):
-            await self._deps.messenger.send(call.chat_id, "That choice is no longer offered.")
+            await self._deps.messenger.send(call.chat_id, render.CHOICE_GONE)
             return
         await self._continue(call, flow, flow.choices[index])
 

@@ -119,7 +119,5 @@ class LiveProgress:
             return None
         except Exception:
             with contextlib.suppress(TelegramError):
-                await self.finish(
-                    f"{render.progress(progress)}\n{render.failed('Something went wrong.')}"
-                )
+                await self.finish(f"{render.progress(progress)}\n{render.SOMETHING_WENT_WRONG}")
             raise

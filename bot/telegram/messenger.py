@@ -31,7 +31,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
-from bot.telegram import keyboards
+from bot.telegram import keyboards, render
 from bot.telegram.paging import PageStore, fits, paginate, shortened
 from bot.telegram.rate_limit import ChatPacer, SlidingWindow
 from bot.telegram.update_order import lend_slot
@@ -41,10 +41,6 @@ from storage.models import AlertSeverity, AuditOutcome
 log = logging.getLogger("bot.telegram.messenger")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 OPS_CHAT_MOVED_KIND = "ops_chat_migrated"
-OPS_CHAT_MOVED_TEXT = (
-    "The ops chat became a supergroup (new id {new_id}). Set FLYAGENTS_OPS_CHAT_ID={new_id} "
-    "before the next restart; until then the bot follows the move by itself."
-)
 # Told (old chat id, new chat id) when Telegram answers that a group became a supergroup.
 ChatMoveListener = Callable[[int, int], Awaitable[None]]
 
@@ -136,7 +132,7 @@ class Messenger:
         )
         await self._store.outbox.enqueue(
             OPS_CHAT_MOVED_KIND,
-            OPS_CHAT_MOVED_TEXT.format(new_id=new_chat_id),
+            render.ops_chat_moved(new_chat_id),
             severity=AlertSeverity.CRITICAL,
             dedupe_key=f"{OPS_CHAT_MOVED_KIND}:{new_chat_id}",
             payload={"from_chat_id": old_chat_id, "to_chat_id": new_chat_id},

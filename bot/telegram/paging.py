@@ -13,13 +13,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.telegram import render
+from bot.telegram.render import utf16_len
+
 TELEGRAM_TEXT_LIMIT = 4096
 PAGE_BUDGET = 3800
-_TOO_LONG_LINE = "(a line too long to show was left out)"
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ def split_pages(
     used = 0
     shown: list[str] = []
     for index, raw in enumerate(lines):
-        line = raw if utf16_len(raw) < room else _TOO_LONG_LINE
+        line = raw if utf16_len(raw) < room else render.TOO_LONG_LINE
         size = utf16_len(line) + 1
         span = spans[-1]
         count = span[1] - span[0]
@@ -90,11 +88,11 @@ def shortened(text: str, budget: int = PAGE_BUDGET) -> str:
             break
         kept.append(line)
         used += size
-    return "\n".join([*kept, "<i>(shortened)</i>"])
+    return "\n".join([*kept, render.SHORTENED_MARK])
 
 
 def with_counter(text: str, index: int, total: int) -> str:
-    return text if total == 1 else f"{text}\n\n<i>page {index + 1}/{total}</i>"
+    return text if total == 1 else f"{text}\n\n{render.page_mark(index, total)}"
 
 
 @dataclass

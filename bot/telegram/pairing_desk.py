@@ -27,22 +27,6 @@ from storage.models import PairingRequest, PairingSource, StuckResolution
 log = logging.getLogger("bot.telegram.pairing")
 
 RESTART_STEPS = ("restart", "gateway", "pairing")
-USER_STUCK_WORDS = (
-    "Your pairing is taking longer than expected. An operator is looking into it; "
-    "I will tell you here when it is done."
-)
-USER_REJECTED_WORDS = (
-    "An operator declined your pairing request. If you think this is a mistake, contact them."
-)
-USER_APPLIED_WORDS = "Paired: you can now talk to your agent."
-USER_NOT_APPLIED_WORDS = (
-    "Your pairing did not go through. Send your agent a message to get a new code, "
-    "then send that code here."
-)
-USER_EXPIRED_WORDS = (
-    "This code expired before it was approved. Send your agent a message to get a new code, "
-    "then send that code here."
-)
 
 
 class DecisionHolds:
@@ -167,7 +151,7 @@ class PairingDesk:
                     deps.store, deps.people, rejected, render.rejected(admin_name)
                 ),
             )
-            await self.tell_submitter(rejected, USER_REJECTED_WORDS)
+            await self.tell_submitter(rejected, render.USER_REJECTED_WORDS)
         finally:
             self._deciding.release(request_id)
 
@@ -175,7 +159,9 @@ class PairingDesk:
         """The end user who sent the code hears the outcome (not the admin's internals)."""
         if result.outcome in (PairingOutcome.ALREADY_HANDLED, PairingOutcome.NOT_READY):
             return
-        words = USER_STUCK_WORDS if result.outcome is PairingOutcome.STUCK else result.message
+        words = (
+            render.USER_STUCK_WORDS if result.outcome is PairingOutcome.STUCK else result.message
+        )
         await self.tell_submitter(result.request, words)
 
     async def tell_submitter(self, request: PairingRequest, words: str) -> None:
@@ -184,9 +170,7 @@ class PairingDesk:
         user_id = telegram_id_of(request.submitted_by)
         if user_id is None:
             return
-        await self._deps.messenger.send(
-            user_id, f"Pairing code {render.code(request.code)}: {render.esc(words, 600)}"
-        )
+        await self._deps.messenger.send(user_id, render.pairing_news(request, words))
 
     # --- stuck machines -----------------------------------------------------------------------
 
@@ -229,9 +213,9 @@ class PairingDesk:
             f"{render.progress(progress)}\n{restarted}\n{render.recovery(recovery)}", keyboard
         )
         if recovery.resolution is StuckResolution.APPLIED and recovery.request is not None:
-            await self.tell_submitter(recovery.request, USER_APPLIED_WORDS)
+            await self.tell_submitter(recovery.request, render.USER_APPLIED_WORDS)
         if recovery.resolution is StuckResolution.ABANDONED and recovery.request is not None:
-            await self.tell_submitter(recovery.request, USER_NOT_APPLIED_WORDS)
+            await self.tell_submitter(recovery.request, render.USER_NOT_APPLIED_WORDS)
 
     def release_restart(self, agent_id: str) -> None:
         self._restarting.release(agent_id)

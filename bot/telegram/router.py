@@ -18,8 +18,9 @@ import logging
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.telegram import render
 from bot.telegram.admin_handlers import AdminCommands
-from bot.telegram.auth import ADMIN_ONLY_LINE, STRANGER_LINE, Caller, Role
+from bot.telegram.auth import Caller, Role
 from bot.telegram.call import Call
 from bot.telegram.commands import ADMIN_BY_NAME, USER_BY_NAME, Ask
 from bot.telegram.deps import BotDeps
@@ -33,8 +34,6 @@ from bot.telegram.parsing import (
 from bot.telegram.user_handlers import UserCommands
 
 log = logging.getLogger("bot.telegram.router")
-
-UNKNOWN_COMMAND_LINE = "I do not know that command. /help lists what you can do."
 
 
 class Router:
@@ -93,7 +92,7 @@ class Router:
             if name in ADMIN_BY_NAME:
                 await self._admin.handle(call, name, rest, message_deleted=deleted)
             else:
-                await self._deps.messenger.send(call.chat_id, UNKNOWN_COMMAND_LINE)
+                await self._deps.messenger.send(call.chat_id, render.UNKNOWN_COMMAND_LINE)
             return
         if call.role is Role.USER:
             if name == "start":
@@ -101,11 +100,11 @@ class Router:
             elif name in USER_BY_NAME:
                 await self._users.handle(call, caller.agents, name, rest)
             elif name in ADMIN_BY_NAME:
-                await self._refuse(call, ADMIN_ONLY_LINE)
+                await self._refuse(call, render.ADMIN_ONLY_LINE)
             else:
-                await self._deps.messenger.send(call.chat_id, UNKNOWN_COMMAND_LINE)
+                await self._deps.messenger.send(call.chat_id, render.UNKNOWN_COMMAND_LINE)
             return
-        await self._refuse(call, STRANGER_LINE)
+        await self._refuse(call, render.STRANGER_LINE)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if await self._expired_secret_answer(update, context.bot.id):
@@ -124,12 +123,9 @@ class Router:
         if call.role is Role.USER:
             await self._users.text(call, caller.agents, text)
         elif call.role is Role.ADMIN:
-            await self._deps.messenger.send(
-                call.chat_id,
-                "To approve a code directly use /pair AGENT CODE; /help lists every command.",
-            )
+            await self._deps.messenger.send(call.chat_id, render.ADMIN_PLAIN_TEXT_LINE)
         else:
-            await self._refuse(call, STRANGER_LINE)
+            await self._refuse(call, render.STRANGER_LINE)
 
     async def _refuse(self, call: Call, line: str) -> None:
         """One polite refusal per person per window, then silence: a flood costs no sends, so

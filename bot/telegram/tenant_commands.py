@@ -36,21 +36,18 @@ class TenantCommands:
         note = render.deleted_note(message_deleted)
         if not rest.strip():
             command = ADMIN_BY_NAME["tenant"]
-            await self._reply(call, render.help_text("Tenant profiles", (command,)))
+            await self._reply(call, render.help_text(render.TENANT_HELP_TITLE, (command,)))
             return
         try:
             request = parse_tenant_command(rest)
         except ParseError as error:
-            nothing = " Nothing was stored." if message_deleted is not None else ""
+            nothing = f" {render.NOTHING_STORED}" if message_deleted is not None else ""
             await self._reply(call, render.failed(render.esc(error, 600) + nothing + note))
             return
         if request.action != "set" and message_deleted is not None:
             await self._reply(
                 call,
-                render.failed(
-                    "That looked like a secret value, which only /tenant set takes (in a private "
-                    "chat with me); nothing was stored." + note
-                ),
+                render.failed(render.LOOKED_LIKE_A_HIDDEN_VALUE + note),
             )
             return
         if request.action == "set" and message_deleted is not None and not call.private:
@@ -58,21 +55,16 @@ class TenantCommands:
             await self._reply(
                 call,
                 render.failed(
-                    "/tenant set with secret values (anything but plain KEY=VALUE settings) "
-                    "works only in a private chat with me; nothing was stored."
+                    render.HIDDEN_VALUES_PRIVATE_ONLY
                     + note
-                    + (
-                        " Others in this chat may have seen it: rotate it."
-                        if message_deleted
-                        else ""
-                    )
+                    + (render.OTHERS_MAY_HAVE_SEEN if message_deleted else "")
                 ),
             )
             return
         try:
             await self._run(call, request, message_deleted)
         except EXPECTED_ERRORS as error:
-            stored = "\nNothing was stored." if request.action == "set" else ""
+            stored = f"\n{render.NOTHING_STORED}" if request.action == "set" else ""
             await self._reply(call, render.failed(explain(error) + stored + note))
 
     async def _run(self, call: Call, request: TenantRequest, message_deleted: bool | None) -> None:
@@ -91,9 +83,7 @@ class TenantCommands:
             )
         elif request.action == "unset":
             view = await tenants.unset(request.tenant_id, request.key or "", actor=call.actor)
-            unset = render.done(
-                f"Unset {render.code(request.key)} of tenant {render.code(view.profile.tenant_id)}."
-            )
+            unset = render.tenant_unset(request.key, view.profile.tenant_id)
             await self._reply(call, f"{unset}\n\n{render.tenant_view(view)}")
         elif request.action == "show":
             await self._reply(call, render.tenant_view(await tenants.show(request.tenant_id)))
@@ -107,7 +97,7 @@ class TenantCommands:
         profiles = await tenants.list()
         header = render.tenant_list_header(len(profiles))
         if not profiles:
-            await self._reply(call, f"{header}\nAdd one with /tenant add ID [name].")
+            await self._reply(call, render.no_tenants(header))
             return
         views = [await tenants.show(profile.tenant_id) for profile in profiles]
         await self._deps.messenger.send_lines(
@@ -121,26 +111,19 @@ class TenantCommands:
             # The service refuses too (it rechecks on confirmation); saying so now saves a tap.
             await self._reply(
                 call,
-                render.failed(
-                    f"Tenant {render.code(tenant)} still has {view.live_agents} live agent(s); "
-                    "deprovision them before removing the tenant "
-                    f"(/list tenant={render.esc(tenant)})."
-                ),
+                render.tenant_still_has_agents(tenant, view.live_agents),
             )
             return
         pending = self._deps.confirmations.create(
             command=TENANT_REMOVE,
             target_id=tenant,
-            target_label=f"tenant {tenant}",
+            target_label=render.tenant_target_label(tenant),
             admin_id=call.user_id,
             chat_id=call.chat_id,
         )
         await self._reply(
             call,
-            f"⚠️ <b>/tenant remove</b> {render.code(tenant)} "
-            f"({render.esc(view.profile.display_name)})?\n"
-            "This deletes its profile and its stored secrets. New agents of this tenant then "
-            "use the fleet values.",
+            render.tenant_remove_question(view.profile),
             keyboards.confirm(pending.token, "remove"),
         )
 
@@ -148,12 +131,10 @@ class TenantCommands:
         """The confirmation button of `/tenant remove` was pressed by the admin who asked."""
         messenger = self._deps.messenger
         tenant = pending.target_id
-        await messenger.edit(
-            call.chat_id, message_id, render.working(f"/tenant remove {render.code(tenant)}…")
-        )
+        await messenger.edit(call.chat_id, message_id, render.tenant_removing(tenant))
         try:
             await self._deps.service.tenants.remove(tenant, actor=call.actor)
-            text = render.done(f"Removed tenant {render.code(tenant)}, with its stored secrets.")
+            text = render.tenant_removed(tenant)
         except EXPECTED_ERRORS as error:
             text = render.failed(explain(error))
         await messenger.edit(call.chat_id, message_id, text)

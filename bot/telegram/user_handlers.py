@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import datetime
 
 from telegram.error import TelegramError
 
@@ -30,60 +29,10 @@ from bot.telegram.parsing import ParseError, words
 from storage.errors import InviteRedeemError
 from storage.models import (
     Agent,
-    AgentStatus,
     AlertSeverity,
     InviteRefusal,
-    PairingRequest,
     PairingState,
 )
-
-NO_CODE_LINE = (
-    "Send me the pairing code your agent gave you: 8 characters, like <code>F864XLAV</code>. "
-    "You can also forward its whole message here."
-)
-NOT_YOURS_LINE = "You can only see and pair your own agent."
-# What each recorded status means to the person using the agent (never the last error's text,
-# which names machines and Fly internals).
-STATUS_WORDS = {
-    AgentStatus.PROVISIONING: "being set up",
-    AgentStatus.RUNNING: "running",
-    AgentStatus.STOPPED: "stopped by an operator",
-    AgentStatus.RECREATING: "being rebuilt",
-    AgentStatus.DEPROVISIONING: "being removed",
-    AgentStatus.ERROR: "having a problem; the operators have been alerted",
-    AgentStatus.DELETED: "removed",
-}
-CHECKED_LINE = "<i>As of the bot's latest regular check of your agent.</i>"
-
-
-def age_words(since: datetime, now: datetime) -> str:
-    """How long ago, in the largest whole unit that fits: "5 min ago", "3 h ago"."""
-    seconds = (now - since).total_seconds()
-    if seconds < 60:
-        return "less than a minute ago"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min ago"
-    hours = minutes // 60
-    if hours < 48:
-        return f"{hours} h ago"
-    return f"{hours // 24} days ago"
-
-
-def recorded_status(agent: Agent, latest: PairingRequest | None, now: datetime) -> str:
-    """The end user's view of one agent: its recorded status, how old that is, its pairing."""
-    # The row changes with every status change the monitor records (and with any other edit),
-    # so the status has been what it says at least since then.
-    since = agent.updated_at
-    lines = [
-        f"<b>Your agent</b> {render.esc(render.agent_label(agent))}",
-        f"Status: {STATUS_WORDS[agent.status]} — unchanged since {render.when(since)} "
-        f"({age_words(since, now)})",
-    ]
-    if latest is not None:
-        lines.append(f"Pairing: {render.esc(render.user_pairing_words(latest))}")
-    lines.append(CHECKED_LINE)
-    return "\n".join(lines)
 
 
 class UserCommands:
@@ -102,7 +51,7 @@ class UserCommands:
                 await self.help(call)
             return
         if not call.private:
-            await self._reply(call, "Open your invite link in a private chat with me.")
+            await self._reply(call, render.OPEN_INVITE_IN_PRIVATE)
             return
         try:
             invite = await self._deps.store.invites.redeem(payload, telegram_user_id=call.user_id)
@@ -115,17 +64,12 @@ class UserCommands:
         agent = await self._deps.store.agents.get(invite.agent_id)
         await self._deps.store.outbox.enqueue(
             "invite_redeemed",
-            f"Telegram user {call.user_id} linked to agent {agent.id} "
-            f"({render.agent_label(agent)}) with invite {invite.id}.",
+            render.invite_redeemed_alert(call.user_id, agent, invite.id),
             severity=AlertSeverity.INFO,
             payload={"agent_id": agent.id, "invite_id": invite.id},
         )
         self._deps.alerts_due.set()
-        await self._reply(
-            call,
-            f"✅ You are linked to your agent {render.esc(render.agent_label(agent))}.\n"
-            f"{render.USER_HELP_FOOTER}",
-        )
+        await self._reply(call, render.linked(agent))
 
     async def _agent_taken(self, call: Call, error: InviteRedeemError) -> None:
         """An invite for an agent someone else is linked to: nobody is swapped silently. The
@@ -164,7 +108,7 @@ class UserCommands:
 
     async def help(self, call: Call) -> None:
         await self._reply(
-            call, render.help_text("What I can do for you", USER_COMMANDS, render.USER_HELP_FOOTER)
+            call, render.help_text(render.USER_HELP_TITLE, USER_COMMANDS, render.USER_HELP_FOOTER)
         )
 
     async def status(self, call: Call, agents: Sequence[Agent], rest: str) -> None:
@@ -174,7 +118,7 @@ class UserCommands:
         now = self._deps.store.clock()
         for agent in chosen:
             latest = await self._deps.store.pairing.latest_for_agent(agent.id)
-            await self._reply(call, recorded_status(agent, latest, now))
+            await self._reply(call, render.recorded_status(agent, latest, now))
 
     async def _own_agents(
         self, call: Call, agents: Sequence[Agent], rest: str
@@ -186,7 +130,7 @@ class UserCommands:
         wanted = given[0]
         chosen = [a for a in agents if wanted in (a.id, render.agent_label(a))]
         if not chosen:
-            await self._reply(call, NOT_YOURS_LINE)
+            await self._reply(call, render.NOT_YOURS_LINE)
             return None
         return chosen
 
@@ -197,10 +141,10 @@ class UserCommands:
             await self._reply(call, render.esc(error))
             return
         if not parts:
-            await self._reply(call, NO_CODE_LINE)
+            await self._reply(call, render.NO_CODE_LINE)
             return
         if len(parts) > 2:
-            await self._reply(call, "Send just /pair CODE.")
+            await self._reply(call, render.SEND_JUST_ONE_CODE)
             return
         chosen = await self._own_agents(call, agents, parts[0] if len(parts) == 2 else "")
         if chosen is None:
@@ -211,7 +155,7 @@ class UserCommands:
         """A plain message (or a forwarded one): look for a pairing code in it."""
         code = find_pairing_code(text)
         if code is None:
-            await self._reply(call, NO_CODE_LINE)
+            await self._reply(call, render.NO_CODE_LINE)
             return
         await self.submit(call, agents, code)
 
@@ -219,9 +163,7 @@ class UserCommands:
         deps = self._deps
         if not deps.pairing_limit.try_take(call.user_id):
             minutes = max(1, round(deps.pairing_limit.wait_s(call.user_id) / 60))
-            await self._reply(
-                call, f"That is a lot of codes in a short time. Please try again in {minutes} min."
-            )
+            await self._reply(call, render.too_many_codes(minutes))
             return
         try:
             code = pairing_code(raw_code)
@@ -229,8 +171,7 @@ class UserCommands:
             await self._reply(call, render.esc(error))
             return
         if len(agents) != 1:
-            listed = ", ".join(render.esc(render.agent_label(a)) for a in agents) or "none"
-            await self._reply(call, f"You have several agents ({listed}): send /pair AGENT CODE.")
+            await self._reply(call, render.several_agents(agents))
             return
         agent = agents[0]
         try:
@@ -243,16 +184,9 @@ class UserCommands:
         request = submitted.request
         if submitted.created:
             deps.alerts_due.set()
-            await self._reply(
-                call,
-                f"Thanks! Your code {render.code(request.code)} for your agent "
-                f"{render.esc(render.agent_label(agent))} is waiting for an operator's approval. "
-                "I will tell you here when it is done.",
-            )
+            await self._reply(call, render.code_submitted(request, agent))
             return
         if request.state is PairingState.SUCCEEDED:
-            await self._reply(call, "That code was already approved: you can talk to your agent.")
+            await self._reply(call, render.CODE_ALREADY_APPROVED)
             return
-        await self._reply(
-            call, f"I already have that code: {render.esc(render.user_pairing_words(request))}."
-        )
+        await self._reply(call, render.code_known(request))

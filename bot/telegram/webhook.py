@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Bot, Update, WebhookInfo
 
+from bot.telegram import render
 from storage import Store
 from storage.models import AlertSeverity
 
@@ -97,20 +98,15 @@ def webhook_problems(
     """What is wrong with Telegram's view of the webhook: {"url:…"|"error:…": words for ops}."""
     problems: dict[str, str] = {}
     if info.url != ours:
-        where = info.url or "nowhere (no webhook is set, so nothing reaches this bot)"
-        problems[f"url:{info.url}"] = (
-            f"Telegram delivers this bot's updates to {where}, not to FLYAGENTS_WEBHOOK_URL "
-            f"{ours}. Is another instance running with the same bot token?"
-        )
+        where = info.url or render.WEBHOOK_NOWHERE
+        problems[f"url:{info.url}"] = render.webhook_elsewhere(where, ours)
     failed_at = info.last_error_date
     # Failures from before this run registered the webhook (the bot was down) are expected.
     if info.last_error_message and (
         registered_at is None or failed_at is None or failed_at >= registered_at
     ):
-        when = f" at {failed_at:%Y-%m-%d %H:%M:%S} UTC" if failed_at else ""
-        problems[f"error:{info.last_error_message}"] = (
-            f"Telegram could not deliver an update to the webhook{when}: "
-            f"{info.last_error_message} ({info.pending_update_count} update(s) waiting)"
+        problems[f"error:{info.last_error_message}"] = render.webhook_failing(
+            failed_at, info.last_error_message, info.pending_update_count
         )
     return problems
 

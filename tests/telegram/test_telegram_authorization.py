@@ -14,8 +14,8 @@ from tg_harness import (
     BotHarness,
 )
 
-from bot.telegram.auth import ADMIN_ONLY_LINE, STRANGER_LINE
 from bot.telegram.commands import ADMIN_BY_NAME
+from bot.telegram.render import ADMIN_ONLY_LINE, STRANGER_LINE
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

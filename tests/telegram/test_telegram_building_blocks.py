@@ -7,9 +7,10 @@ import pytest
 from bot.telegram import keyboards
 from bot.telegram.callback_data import MAX_CALLBACK_BYTES, Action, decode, encode
 from bot.telegram.commands import ADMIN_BY_NAME, ADMIN_COMMANDS, ALL_NAMES, USER_COMMANDS
-from bot.telegram.paging import TELEGRAM_TEXT_LIMIT, paginate, split_pages, utf16_len
+from bot.telegram.paging import TELEGRAM_TEXT_LIMIT, paginate, split_pages
 from bot.telegram.parsing import ParseError, parse_args, parse_secret_command, split_command
 from bot.telegram.rate_limit import SlidingWindow, TokenBucket
+from bot.telegram.render import utf16_len
 
 LONGEST_ID = "pr_" + "z" * 45  # longer than any id the store makes (`pr_` + 12)
 

@@ -22,7 +22,8 @@ from tg_harness import (
 )
 
 from bot.telegram import render
-from bot.telegram.paging import TELEGRAM_TEXT_LIMIT, utf16_len
+from bot.telegram.paging import TELEGRAM_TEXT_LIMIT
+from bot.telegram.render import utf16_len
 from storage.models import AgentStatus, AuditOutcome
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

@@ -15,7 +15,7 @@ import pytest
 from tg_harness import END_USER, OPS_CHAT, OTHER_USER, BotFactory, BotHarness, until
 
 from bot.telegram import BotOptions
-from bot.telegram.pairing_desk import USER_EXPIRED_WORDS
+from bot.telegram.render import USER_EXPIRED_WORDS
 from storage.models import PairingState
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

@@ -24,8 +24,8 @@ from tg_harness import (
 )
 
 from bot.fleet.resolve import AgentOverrides
-from bot.telegram.auth import ADMIN_ONLY_LINE, STRANGER_LINE
 from bot.telegram.parsing import ParseError, parse_tenant_command, tenant_text_may_hold_secret
+from bot.telegram.render import ADMIN_ONLY_LINE, STRANGER_LINE
 from emulators.fly import FlyEmulator
 from emulators.telegram import FloodLimits, TelegramEmulator
 from storage.models import SecretScope

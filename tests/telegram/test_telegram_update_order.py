@@ -22,7 +22,7 @@ from tg_harness import (
     until,
 )
 
-from bot.telegram.auth import STRANGER_LINE
+from bot.telegram.render import STRANGER_LINE
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

@@ -15,8 +15,7 @@ import pytest
 from tg_harness import END_USER, OTHER_USER, BotHarness, until
 
 from bot.telegram import render
-from bot.telegram.auth import STRANGER_LINE
-from bot.telegram.user_handlers import NOT_YOURS_LINE, age_words
+from bot.telegram.render import NOT_YOURS_LINE, STRANGER_LINE, age_words
 from storage.models import AgentStatus
 
 AGE = re.compile(r"\((less than a minute|\d+ min|\d+ h|\d+ days) ago\)")
