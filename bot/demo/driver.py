@@ -52,16 +52,17 @@ async def poll_until(
 ) -> T:
     """Poll `predicate` (sync or async) until it gives a truthy value; `on_timeout` after
     `wait_s` seconds with a message naming `what`."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        value = predicate()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            on_timeout(f"timed out after {wait_s:g}s waiting for {what}")
-        await asyncio.sleep(poll_s)
+    try:
+        async with asyncio.timeout(wait_s):
+            while True:
+                value = predicate()
+                if inspect.isawaitable(value):
+                    value = await value
+                if value:
+                    return value
+                await asyncio.sleep(poll_s)
+    except TimeoutError:
+        on_timeout(f"timed out after {wait_s:g}s waiting for {what}")
 
 
 def group_chat(chat_id: int, title: str) -> dict[str, Any]:
