@@ -21,12 +21,10 @@ It never changes the bot's behaviour, never reads settings from the environment 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import AliasChoices
 
+from bot.demo.driver import BotDriver, DriverError, group_chat
 from bot.demo.openclaw_install import InstalledOpenClaw
 from bot.fleet.defaults import FleetTimings
 from bot.fleet.errors import FleetError
@@ -212,8 +211,8 @@ def demo_settings(
     return load_run_settings(_env_file=None, **values)
 
 
-class WorldError(Exception):
-    """Something the world was asked to do did not happen (a timeout, a refused request)."""
+# Something the world was asked to do did not happen (a timeout, a refused request).
+WorldError = DriverError
 
 
 def fly_emulator_options() -> dict[str, Any]:
@@ -264,8 +263,7 @@ class DemoWorld:
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         self._fly: FlyEmulator | None = None
         self._tg: TelegramEmulator | None = None
-        self._tg_http: httpx.AsyncClient | None = None
-        self._fly_http: httpx.AsyncClient | None = None
+        self._driver: BotDriver | None = None
         self._runtime: Runtime | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -297,17 +295,14 @@ class DemoWorld:
             )
             self._fly = FlyEmulator(**options)
             await self._fly.start()
-        self._tg_http = httpx.AsyncClient(base_url=self._tg.root_url, timeout=10)
-        self._fly_http = httpx.AsyncClient(base_url=self._fly.root_url, timeout=10)
-        # The ops chat is a group the bot was added to before it started.
-        await self._control(
-            self._tg_http,
-            "/_emulator/chats",
-            {
-                "chat": {"id": OPS_CHAT_ID, "type": "supergroup", "title": OPS_CHAT_TITLE},
-                "bot": BOT_TOKEN,
-            },
+        self._driver = BotDriver(
+            bot_token=BOT_TOKEN,
+            tg_http=httpx.AsyncClient(base_url=self._tg.root_url, timeout=10),
+            fly_http=httpx.AsyncClient(base_url=self._fly.root_url, timeout=10),
+            runtime=lambda: self._runtime,
         )
+        # The ops chat is a group the bot was added to before it started.
+        await self._driver.open_chat(group_chat(OPS_CHAT_ID, OPS_CHAT_TITLE))
         settings = demo_settings(
             telegram_url=self._tg.root_url,
             fly_api_url=self._fly.base_url,
@@ -324,10 +319,10 @@ class DemoWorld:
         if self._runtime is not None:
             await self._runtime.stop()
             self._runtime = None
-        for client in (self._tg_http, self._fly_http):
-            if client is not None:
-                await client.aclose()
-        self._tg_http = self._fly_http = None
+        if self._driver is not None:
+            await self._driver.tg_http.aclose()
+            await self._driver.fly_http.aclose()
+            self._driver = None
         if self._tg is not None and self._tg is not self._given_tg:
             await self._tg.stop()
         self._tg = None
@@ -356,29 +351,18 @@ class DemoWorld:
 
     @property
     def tg_http(self) -> httpx.AsyncClient:
-        if self._tg_http is None:
-            raise WorldError("the world is not running")
-        return self._tg_http
+        return self.driver.tg_http
 
     @property
     def fly_http(self) -> httpx.AsyncClient:
-        if self._fly_http is None:
+        return self.driver.fly_http
+
+    @property
+    def driver(self) -> BotDriver:
+        """The moves people make and the reads they do (shared with the Telegram tests)."""
+        if self._driver is None:
             raise WorldError("the world is not running")
-        return self._fly_http
-
-    @staticmethod
-    async def _control(client: httpx.AsyncClient, path: str, body: Any) -> Any:
-        answer = await client.post(path, json=body)
-        if answer.status_code != 200:
-            raise WorldError(f"{path} answered {answer.status_code}: {answer.text[:300]}")
-        return answer.json()
-
-    @staticmethod
-    async def _read(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
-        answer = await client.get(path, params=params)
-        if answer.status_code != 200:
-            raise WorldError(f"{path} answered {answer.status_code}: {answer.text[:300]}")
-        return answer.json()
+        return self._driver
 
     # --- Telegram: what people do -------------------------------------------------------------
 
@@ -391,83 +375,45 @@ class DemoWorld:
         forwarded_from: dict[str, Any] | None = None,
     ) -> int:
         """`person` writes `text` to the bot (privately unless `chat_id`); the message id."""
-        body: dict[str, Any] = {"from": person.sender(), "text": text, "bot": BOT_TOKEN}
+        chat = None
         if chat_id is not None and chat_id != person.telegram_id:
-            body["chat"] = {"id": chat_id, "type": "supergroup", "title": OPS_CHAT_TITLE}
-        if forwarded_from is not None:
-            body["forward_origin"] = {"type": "user", "date": 1, "sender_user": forwarded_from}
-        answer = await self._control(self.tg_http, "/_emulator/updates", body)
-        return int(answer["message_id"])
+            chat = group_chat(chat_id, OPS_CHAT_TITLE)
+        return await self.driver.send(person.sender(), text, chat=chat, forward_from=forwarded_from)
 
     async def press(self, person: Person, chat_id: int, message_id: int, data: str) -> None:
-        press = {
-            "from": person.sender(),
-            "chat_id": chat_id,
-            "message_id": message_id,
-            "data": data,
-        }
-        await self._control(
-            self.tg_http, "/_emulator/updates", {"callback": press, "bot": BOT_TOKEN}
-        )
+        await self.driver.press(person.sender(), message_id, data, chat_id=chat_id)
 
     async def dm_agent(self, person: Person, agent_token: str, text: str) -> int:
         """`person` writes `text` to an agent's own Telegram bot; the message id."""
-        body = {"from": person.sender(), "text": text, "bot": agent_token}
-        answer = await self._control(self.tg_http, "/_emulator/updates", body)
-        return int(answer["message_id"])
+        return await self.driver.send(person.sender(), text, bot_token=agent_token)
 
     async def agent_messages(
         self, agent_token: str, chat_id: int, *, after: int = 0
     ) -> list[dict[str, Any]]:
         """What an agent's own bot sent in a chat after message `after`, as the user sees it."""
-        found = await self._read(
-            self.tg_http, f"/_emulator/chats/{chat_id}/messages", bot=agent_token
-        )
-        return [m for m in found if m["from"]["is_bot"] and m["message_id"] > after]
+        return await self.driver.bot_messages(chat_id, after=after, bot_token=agent_token)
 
     async def agent_sent(self, agent_token: str, chat_id: int) -> list[str]:
         """The texts an agent's own bot sent to a chat, as sent (HTML unparsed), in order."""
-        calls = await self._read(
-            self.tg_http, "/_emulator/requests", bot=agent_token, method="sendMessage"
-        )
-        return [
-            str(call["params"].get("text", ""))
-            for call in calls
-            if call["status"] == 200 and str(call["params"].get("chat_id")) == str(chat_id)
-        ]
+        return await self.driver.sent_texts("sendMessage", chat_id, bot_token=agent_token)
 
     # --- Telegram: what the bot said ----------------------------------------------------------
 
     async def messages(self, chat_id: int) -> list[dict[str, Any]]:
         """Every message of the chat as it is now (edited text, deleted ones flagged)."""
-        found = await self._read(
-            self.tg_http, f"/_emulator/chats/{chat_id}/messages", bot=BOT_TOKEN
-        )
-        return list(found)
+        return await self.driver.messages(chat_id)
 
     async def bot_messages(self, chat_id: int, *, after: int = 0) -> list[dict[str, Any]]:
-        return [
-            m
-            for m in await self.messages(chat_id)
-            if m["from"]["is_bot"] and m["message_id"] > after and not m.get("deleted")
-        ]
+        return await self.driver.bot_messages(chat_id, after=after, with_deleted=False)
 
     async def edits(self, chat_id: int, message_id: int) -> list[str]:
         """The texts (HTML as sent) of every accepted edit of one message, in order."""
-        calls = await self._read(
-            self.tg_http, "/_emulator/requests", bot=BOT_TOKEN, method="editMessageText"
-        )
-        return [
-            str(call["params"].get("text", ""))
-            for call in calls
-            if call["status"] == 200
-            and str(call["params"].get("chat_id")) == str(chat_id)
-            and str(call["params"].get("message_id")) == str(message_id)
-        ]
+        return await self.driver.sent_texts("editMessageText", chat_id, message_id=message_id)
 
     async def callback_answers(self) -> list[dict[str, Any]]:
         """How the bot answered button presses (the toast a person sees), in order."""
-        return list(await self._read(self.tg_http, "/_emulator/callback-answers", bot=BOT_TOKEN))
+        found = await self.driver.read(self.tg_http, "/_emulator/callback-answers", bot=BOT_TOKEN)
+        return list(found)
 
     async def reply(
         self, chat_id: int, after: int, contains: str, *, wait_s: float = 30.0
@@ -477,23 +423,14 @@ class DemoWorld:
         A reply that reports a failure (the bot's ❌ mark) ends the wait at once: `WorldError`
         with the bot's own words.
         """
-
-        async def found() -> dict[str, Any] | None:
-            for message in await self.bot_messages(chat_id, after=after):
-                text = str(message.get("text", ""))
-                if contains in text:
-                    return message
-                if FAILED_MARK in text:
-                    said = " ".join(text.split())
-                    raise WorldError(f"the bot answered: {said[:400]}")
-            return None
-
-        return await self.until(found, f"a bot message containing {contains!r}", wait_s)
+        return await self.driver.reply_to(
+            chat_id, after, contains, wait_s, failed_mark=FAILED_MARK, with_deleted=False
+        )
 
     # --- Fly ----------------------------------------------------------------------------------
 
     async def fly_state(self) -> dict[str, Any]:
-        return dict(await self._read(self.fly_http, "/_emulator/state"))
+        return await self.driver.fly_state()
 
     async def machine(self, machine_id: str) -> tuple[str, dict[str, Any]] | None:
         """(app, machine JSON with its `emulator` part) of a machine in any app, or None."""
@@ -525,17 +462,13 @@ class DemoWorld:
 
     async def execs(self, match: str = "", machine_id: str | None = None) -> list[dict[str, Any]]:
         """Commands run on machines (the emulator's exec log), filtered by argv text."""
-        return [
-            dict(e)
-            for e in await self._read(self.fly_http, "/_emulator/exec")
-            if match in " ".join(e["argv"]) and machine_id in (None, e["machine_id"])
-        ]
+        return await self.driver.execs(match, machine_id)
 
     async def fly_requests(self) -> list[dict[str, Any]]:
-        return list(await self._read(self.fly_http, "/_emulator/requests"))
+        return await self.driver.fly_requests()
 
     async def fly_fault(self, rule: dict[str, Any]) -> None:
-        await self._control(self.fly_http, "/_emulator/faults", rule)
+        await self.driver.fly_fault(rule)
 
     async def machine_logs(self, machine_id: str) -> list[str]:
         """The machine's latest log lines as Fly's logs API serves them (oldest first)."""
@@ -560,12 +493,9 @@ class DemoWorld:
 
     async def issue_pairing_code(self, machine_id: str, person: Person) -> str:
         """The agent's OpenClaw on `machine_id` gives `person` a DM pairing code."""
-        answer = await self._control(
-            self.fly_http,
-            f"/_emulator/machines/{machine_id}/pairing-codes",
-            {"sender_id": person.telegram_id, "first_name": person.name},
+        return await self.driver.pairing_code(
+            machine_id, person.telegram_id, first_name=person.name
         )
-        return str(answer["code"])
 
     # --- the bot's records --------------------------------------------------------------------
 
@@ -591,44 +521,11 @@ class DemoWorld:
         self, predicate: Callable[[], Awaitable[T | None]], what: str, wait_s: float = 30.0
     ) -> T:
         """Poll `predicate` until it gives a truthy value; `WorldError` after `wait_s` seconds."""
-        deadline = time.monotonic() + wait_s
-        while True:
-            value = await predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise WorldError(f"timed out after {wait_s:g}s waiting for {what}")
-            await asyncio.sleep(0.02)
-
-    async def _idle(self) -> bool:
-        telegram = self.runtime.telegram
-        if telegram is None:
-            return True
-        application = telegram.application
-        if not application.update_queue.empty():
-            return False
-        if application.update_processor.current_concurrent_updates:
-            return False
-        bots = await self._read(self.tg_http, "/_emulator/bots")
-        bot_id = int(BOT_TOKEN.split(":", 1)[0])
-        if any(b["id"] == bot_id and b["pending_update_count"] for b in bots["bots"]):
-            return False
-        return await self.store.outbox.pending_count() == 0
+        return await self.driver.until(predicate, what, wait_s)
 
     async def settled(self, wait_s: float = 60.0) -> bool:
-        """Wait until every update is handled and every alert delivered; False on timeout.
-
-        Idle must hold on a few polls in a row: an update taken from PTB's queue is handed to
-        its processor one event-loop turn later.
-        """
-        deadline = time.monotonic() + wait_s
-        calm = 0
-        while calm < 3:
-            calm = calm + 1 if await self._idle() else 0
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.02)
-        return True
+        """Wait until every update is handled and every alert delivered; False on timeout."""
+        return await self.driver.handled(wait_s, alerts_too=True)
 
 
 def intro_lines(title: str) -> list[str]:

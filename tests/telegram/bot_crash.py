@@ -26,10 +26,12 @@ from tg_harness import (
     BOT_TOKEN,
     FLY_TOKEN,
     OPS_CHAT,
+    harness_driver,
+    prepare_world,
     tiny_fleet_timings,
-    until,
 )
 
+from bot.demo.driver import BotDriver
 from bot.telegram import BotOptions
 from emulators.fly import FlyEmulator
 from emulators.telegram import TelegramEmulator
@@ -48,6 +50,11 @@ class CrashableBot:
     vault_key: str = field(default_factory=VaultKeyring.generate_env_value)
     process: asyncio.subprocess.Process | None = None
     runs: int = 0
+    # No runtime in this process: the driver sends and reads, it cannot wait for idleness.
+    driver: BotDriver = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.driver = harness_driver(self.tg, self.tg_http, self.fly_http)
 
     @property
     def db_path(self) -> Path:
@@ -131,24 +138,13 @@ class CrashableBot:
     async def send(
         self, user: dict[str, Any], text: str, chat: dict[str, Any] | None = None
     ) -> int:
-        body: dict[str, Any] = {"from": user, "text": text, "bot": BOT_TOKEN}
-        if chat is not None:
-            body["chat"] = chat
-        answer = await self.tg_http.post("/_emulator/updates", json=body)
-        assert answer.status_code == 200, answer.text
-        return int(answer.json()["message_id"])
+        return await self.driver.send(user, text, chat=chat)
 
     def bot_messages(self, chat_id: int) -> list[dict[str, Any]]:
         return [m for m in self.tg.messages(chat_id, bot=BOT_TOKEN) if m["from"]["is_bot"]]
 
     async def reply_to(self, chat_id: int, after: int, text: str, timeout: float = 30) -> Any:
-        def found() -> dict[str, Any] | None:
-            for message in self.bot_messages(chat_id):
-                if message["message_id"] > after and text in message.get("text", ""):
-                    return message
-            return None
-
-        return await until(found, timeout, f"a reply in {chat_id} containing {text!r}")
+        return await self.driver.reply_to(chat_id, after, text, timeout)
 
     async def store_agent_token(self, tenant: str = "acme", user: str = "alice") -> None:
         sent = await self.send(
@@ -159,8 +155,7 @@ class CrashableBot:
     # --- Fly ------------------------------------------------------------------------------
 
     async def fly_fault(self, rule: dict[str, Any]) -> None:
-        answer = await self.fly_http.post("/_emulator/faults", json=rule)
-        assert answer.status_code == 200, answer.text
+        await self.driver.fly_fault(rule)
 
     async def in_flight(self, method: str, path_end: str) -> bool:
         answer = await self.fly_http.get("/_emulator/requests/in-flight")
@@ -187,11 +182,6 @@ async def open_world(tg: TelegramEmulator, fly: FlyEmulator, workdir: Path) -> C
     """The ops group exists and Fly's rate limits are off (as `tg_harness.start_bot` does)."""
     tg_http = httpx.AsyncClient(base_url=tg.root_url, timeout=10)
     fly_http = httpx.AsyncClient(base_url=fly.root_url, timeout=10)
-    answer = await tg_http.post(
-        "/_emulator/chats",
-        json={"chat": {"id": OPS_CHAT, "type": "supergroup", "title": "Ops"}, "bot": BOT_TOKEN},
-    )
-    assert answer.status_code == 200, answer.text
-    answer = await fly_http.post("/_emulator/rate-limits", json={"enabled": False})
-    assert answer.status_code == 200, answer.text
-    return CrashableBot(tg, fly, workdir, tg_http, fly_http)
+    world = CrashableBot(tg, fly, workdir, tg_http, fly_http)
+    await prepare_world(world.driver)
+    return world

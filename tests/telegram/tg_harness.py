@@ -8,18 +8,17 @@ emulator's chats. Nothing of the bot is mocked; waiting is bounded polling (`unt
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import inspect
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
+from bot.demo.driver import BotDriver, group_chat, poll_until
 from bot.fleet.defaults import FleetTimings
 from bot.runtime import Runtime, load_run_settings
 from bot.telegram import BotOptions
@@ -30,6 +29,9 @@ from storage import Store, VaultKeyring
 from storage.clock import Clock, utc_now
 
 T = TypeVar("T")
+
+# The tests look twice as often as the demo does: most of them wait for a few milliseconds.
+POLL_S = 0.01
 
 BOT_TOKEN = "5550001:AAbotTokenForTheTelegramLayerTests_xyz"
 BOT_USERNAME = "bot5550001_bot"
@@ -89,30 +91,29 @@ def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **change
 
 
 async def until(
-    predicate: Callable[[], T | Awaitable[T]], timeout: float = 30.0, what: str = "condition"
+    predicate: Callable[[], T | Awaitable[T | None] | None],
+    timeout: float = 30.0,
+    what: str = "condition",
 ) -> T:
     """Poll `predicate` (sync or async) until it is truthy; fail after `timeout` seconds."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                value = predicate()
-                if inspect.isawaitable(value):
-                    value = await value
-                if value:
-                    return value  # type: ignore[return-value]
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        pytest.fail(f"timed out after {timeout}s waiting for {what}")
+    return await poll_until(predicate, what, timeout, poll_s=POLL_S, on_timeout=pytest.fail)
 
 
 @dataclass
 class BotHarness:
+    """One bot and its emulators; the people's moves are `bot.demo.driver.BotDriver`'s."""
+
     runtime: Runtime
     tg: TelegramEmulator
     fly: FlyEmulator
     tg_http: httpx.AsyncClient
     fly_http: httpx.AsyncClient
     db_path: Path
+    driver: BotDriver = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Chats are read from the in-process emulator; a timeout fails the test.
+        self.driver = harness_driver(self.tg, self.tg_http, self.fly_http, lambda: self.runtime)
 
     @property
     def store(self) -> Store:
@@ -129,30 +130,15 @@ class BotHarness:
         chat: dict[str, Any] | None = None,
         forward_from: dict[str, Any] | None = None,
     ) -> int:
-        body: dict[str, Any] = {"from": user, "text": text, "bot": BOT_TOKEN}
-        if chat is not None:
-            body["chat"] = chat
-        if forward_from is not None:
-            body["forward_origin"] = {"type": "user", "date": 1, "sender_user": forward_from}
-        answer = await self.tg_http.post("/_emulator/updates", json=body)
-        assert answer.status_code == 200, answer.text
-        return int(answer.json()["message_id"])
+        return await self.driver.send(user, text, chat=chat, forward_from=forward_from)
 
     async def send_in_ops(self, user: dict[str, Any], text: str) -> int:
-        return await self.send(
-            user, text, chat={"id": OPS_CHAT, "type": "supergroup", "title": "Ops"}
-        )
+        return await self.send(user, text, chat=group_chat(OPS_CHAT, "Ops"))
 
     async def press(
         self, user: dict[str, Any], message_id: int, data: str, chat_id: int | None = None
     ) -> None:
-        press: dict[str, Any] = {"from": user, "message_id": message_id, "data": data}
-        if chat_id is not None:
-            press["chat_id"] = chat_id
-        answer = await self.tg_http.post(
-            "/_emulator/updates", json={"callback": press, "bot": BOT_TOKEN}
-        )
-        assert answer.status_code == 200, answer.text
+        await self.driver.press(user, message_id, data, chat_id)
 
     # --- what the bot said --------------------------------------------------------------------
 
@@ -173,17 +159,7 @@ class BotHarness:
         timeout: float = 30.0,
     ) -> dict[str, Any]:
         """The first bot message after message `after` that matches (text part or predicate)."""
-
-        def found() -> dict[str, Any] | None:
-            for message in self.bot_messages(chat_id):
-                if message["message_id"] <= after:
-                    continue
-                ok = match(message) if callable(match) else match in message.get("text", "")
-                if ok:
-                    return message
-            return None
-
-        return await until(found, timeout, f"a bot reply in chat {chat_id} matching {match!r}")
+        return await self.driver.reply_to(chat_id, after, match, timeout)
 
     async def settled(
         self, chat_id: int, after: int, done: str | Callable[[dict[str, Any]], bool]
@@ -194,25 +170,8 @@ class BotHarness:
     async def all_handled(self, timeout: float = 30.0) -> None:
         """Wait until every update sent so far was fetched by the bot and handled (for updates
         whose handling leaves nothing to see, such as a silenced refusal)."""
-        telegram = self.runtime.telegram
-        assert telegram is not None
-        application = telegram.application
-        bot_id = int(BOT_TOKEN.split(":", 1)[0])
-        calm = 0
-
-        async def idle_a_few_polls_in_a_row() -> bool:
-            nonlocal calm
-            bots = (await self.tg_http.get("/_emulator/bots")).json()["bots"]
-            idle = (
-                not any(b["id"] == bot_id and b["pending_update_count"] for b in bots)
-                and application.update_queue.empty()
-                and application.update_processor.current_concurrent_updates == 0
-            )
-            # An update taken from PTB's queue reaches its processor a loop turn later.
-            calm = calm + 1 if idle else 0
-            return calm >= 3
-
-        await until(idle_a_few_polls_in_a_row, timeout, "every update to be handled")
+        if not await self.driver.handled(timeout, alerts_too=False):
+            pytest.fail(f"timed out after {timeout}s waiting for every update to be handled")
 
     async def shows(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
         """Wait until message `message_id` (as edited now) contains `text`."""
@@ -236,27 +195,19 @@ class BotHarness:
     # --- Fly ------------------------------------------------------------------------------------
 
     async def execs(self, match: str = "") -> list[dict[str, Any]]:
-        answer = await self.fly_http.get("/_emulator/exec")
-        return [e for e in answer.json() if match in " ".join(e["argv"])]
+        return await self.driver.execs(match)
 
     async def fly_requests(self) -> list[dict[str, Any]]:
-        answer = await self.fly_http.get("/_emulator/requests")
-        return list(answer.json())
+        return await self.driver.fly_requests()
 
     async def pairing_code(self, machine_id: str, sender_id: int) -> str:
-        answer = await self.fly_http.post(
-            f"/_emulator/machines/{machine_id}/pairing-codes", json={"sender_id": sender_id}
-        )
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["code"])
+        return await self.driver.pairing_code(machine_id, sender_id)
 
     async def fly_fault(self, rule: dict[str, Any]) -> None:
-        answer = await self.fly_http.post("/_emulator/faults", json=rule)
-        assert answer.status_code == 200, answer.text
+        await self.driver.fly_fault(rule)
 
     async def tg_fault(self, rule: dict[str, Any]) -> None:
-        answer = await self.tg_http.post("/_emulator/faults", json=rule)
-        assert answer.status_code == 200, answer.text
+        await self.driver.tg_fault(rule)
 
     # --- whole steps ----------------------------------------------------------------------------
 
@@ -329,19 +280,7 @@ async def start_bot(
     fly_http = httpx.AsyncClient(base_url=fly.root_url, timeout=10)
     if ops_chat is not None:
         settings.setdefault("FLYAGENTS_OPS_CHAT_ID", ops_chat["id"])
-    # The ops chat exists before the bot starts, as a real group the bot was added to.
-    answer = await tg_http.post(
-        "/_emulator/chats",
-        json={
-            "chat": ops_chat or {"id": OPS_CHAT, "type": "supergroup", "title": "Ops"},
-            "bot": BOT_TOKEN,
-        },
-    )
-    assert answer.status_code == 200, answer.text
-    # Fly's per-machine rate limits are the Fly client's concern (tested there); here they
-    # would only make every test wait a second between two commands on one machine.
-    answer = await fly_http.post("/_emulator/rate-limits", json={"enabled": False})
-    assert answer.status_code == 200, answer.text
+    await prepare_world(harness_driver(tg, tg_http, fly_http), ops_chat)
     db_path = tmp_path / "bot.db"
     checked = run_settings(tg, fly, db_path, **settings)
     runtime = Runtime(
@@ -357,6 +296,32 @@ async def start_bot(
 
 
 BotFactory = Callable[..., Awaitable[BotHarness]]
+
+
+def harness_driver(
+    tg: TelegramEmulator,
+    tg_http: httpx.AsyncClient,
+    fly_http: httpx.AsyncClient,
+    runtime: Callable[[], Runtime | None] | None = None,
+) -> BotDriver:
+    """The driver as the tests use it: in-process chat reads, brisk polls, a timeout fails."""
+    return BotDriver(
+        bot_token=BOT_TOKEN,
+        tg_http=tg_http,
+        fly_http=fly_http,
+        runtime=runtime,
+        telegram=tg,
+        poll_s=POLL_S,
+        on_timeout=pytest.fail,
+    )
+
+
+async def prepare_world(driver: BotDriver, ops_chat: dict[str, Any] | None = None) -> None:
+    """Before the bot starts: the ops chat exists, as a real group the bot was added to, and
+    Fly's per-machine rate limits are off (they are the Fly client's concern, tested there;
+    here they would only make every test wait a second between two commands on a machine)."""
+    await driver.open_chat(ops_chat or group_chat(OPS_CHAT, "Ops"))
+    await driver.fly_rate_limits(enabled=False)
 
 
 @pytest.fixture
