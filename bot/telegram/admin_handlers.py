@@ -18,7 +18,8 @@ from telegram import InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.fleet.progress import Progress
-from bot.fleet.provisioning import PROVISION_STEPS, RECREATE_STEPS, ResumedProvision
+from bot.fleet.provisioning import PROVISION_STEPS, ProvisionRequest, ResumedProvision
+from bot.fleet.recreate import RECREATE_STEPS
 from bot.telegram import cards, keyboards, render
 from bot.telegram.bulk_commands import BulkCommands, is_all, is_bulk_confirmation
 from bot.telegram.call import Call
@@ -252,15 +253,16 @@ class AdminCommands:
         skills = _skills(values["skills"]) if "skills" in values else None
 
         async def provision(progress: Progress) -> Outcome:
-            result = await service.provision_agent_machine_with_stored_secrets(
-                values["tenant"],
-                values["user"],
-                actor=call.actor,
+            request = ProvisionRequest(
+                tenant_id=values["tenant"],
+                user_id=values["user"],
                 model=values.get("model"),
                 allowed_skills=skills,
                 region=values.get("region"),
-                progress=progress,
                 report=report,
+            )
+            result = await service.provision_agent_machine(
+                request, actor=call.actor, progress=progress
             )
             text = render.provisioned(result, None)
             if result.agent.telegram_user_id is None:
@@ -554,7 +556,7 @@ class AdminCommands:
         if pending.command == "recreate":
 
             async def recreate(progress: Progress) -> Outcome:
-                result = await service.recreate_agent_from_latest_snapshot_with_stored_secrets(
+                result = await service.recreate_agent_from_latest_snapshot(
                     agent_id, actor=call.actor, progress=progress
                 )
                 agent = result.agent

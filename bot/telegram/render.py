@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from bot.fleet.pairing_executor import PairingOutcome, PairingResult, RecoveryResult
+from bot.fleet.pairing_executor import PairingOutcome, PairingResult
+from bot.fleet.pairing_recovery import RecoveryResult
 from bot.fleet.progress import Progress
 from bot.fleet.provisioning import ProvisionResult
 from bot.fleet.resolve import AGENT_SECRET_KEYS, TENANT_PLAIN_KEYS
