@@ -4,12 +4,13 @@ The Telegram layer never imports `flyclient` (layering), so it can only explain 
 a `FlyError` that escaped a use case (a 5xx after every retry, an exec whose answer was lost)
 reached the global error handler as "Something went wrong" with a traceback. Each use case
 converts the Fly failures it expects at the step where it knows what they leave behind; this
-boundary catches every other one, for every public coroutine of the service, and turns it into
-an `OperationFailed` that says what failed, what state it may have left and how to go on — and
-records it as the other failures are recorded: an audit entry (`FAILED`) and the agent's
-`last_error`. The front (`FleetService`) and each use-case class carry the decorator, so a use
-case that calls another (setting the model verifies it) reports the inner one's failure as
-its own words, as it did when they were one class.
+boundary catches every other one, for every public coroutine of each use-case class, and turns
+it into an `OperationFailed` that says what failed, what state it may have left and how to go
+on — and records it as the other failures are recorded: an audit entry (`FAILED`) and the
+agent's `last_error`. The decorator sits on each use-case class (`FleetService` only
+delegates to them), so a use case that calls another (setting the model verifies it; a bulk
+stop stops each agent) reports the inner one's failure in the inner one's words, as it did
+when they were one class.
 
 `fly_call` is the other half: the one way a use case converts the Fly failure it expects at a
 step ("Fly call → progress step → audit → `OperationFailed`").
