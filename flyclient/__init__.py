@@ -24,6 +24,7 @@ from flyclient.errors import (
     ServerError,
     UnauthorizedError,
     ValidationError,
+    VolumeAttachedError,
     WaitTimeoutError,
 )
 from flyclient.machines import (
@@ -112,6 +113,7 @@ __all__ = [
     "UnauthorizedError",
     "ValidationError",
     "Volume",
+    "VolumeAttachedError",
     "VolumeSnapshot",
     "WaitTimeoutError",
     "clamp_exec_timeout",

@@ -10,7 +10,7 @@ A client is cheap. One process that talks to several apps with several tokens bu
 closes only the connection pool it created itself.
 
 The operations live in one mixin per resource (`apps`, `machines`, `wait`, `metadata`,
-`leases`, `volumes`, `logs`); this module wires them to a transport.
+`leases`, `volumes`, `volume_waits`, `logs`); this module wires them to a transport.
 
 This module must never expose the token: the repr shows the app and URLs only.
 """
@@ -31,14 +31,14 @@ from flyclient.machines import OP_ID_METADATA_KEY
 from flyclient.metadata import MetadataMixin
 from flyclient.ratelimit import RateLimiter, RateLimits
 from flyclient.retry import RetryPolicy
-from flyclient.volumes import VolumesMixin
+from flyclient.volume_waits import VolumeWaitsMixin
 from flyclient.wait import WaitMixin
 
 DEFAULT_MACHINES_URL: Final = "https://api.machines.dev/v1"
 DEFAULT_LOGS_URL: Final = "https://api.fly.io"
 
 
-class FlyClient(AppsMixin, WaitMixin, MetadataMixin, LeasesMixin, VolumesMixin, LogsMixin):
+class FlyClient(AppsMixin, WaitMixin, MetadataMixin, LeasesMixin, VolumeWaitsMixin, LogsMixin):
     """Async client for one Fly app.
 
     Args:

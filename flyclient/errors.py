@@ -7,6 +7,7 @@
     ├── ConflictError                 409: version mismatch, lease held, ...
     │   └── LeaseHeldError            409 because someone else holds the machine's lease
     ├── PreconditionFailedError       412: volume in use, machine must be stopped, no room on host
+    │   └── VolumeAttachedError       412 on deleting a volume a machine still holds
     ├── ValidationError               400/422: the request was refused as invalid
     ├── InsufficientCapacityError     Fly has no room (any status; see below)
     ├── RateLimitedError              429 after every retry; `retry_after` seconds if Fly said
@@ -125,6 +126,11 @@ class PreconditionFailedError(FlyError):
     """412: the machine or volume is not in a state that allows the call."""
 
 
+class VolumeAttachedError(PreconditionFailedError):
+    """412 on deleting a volume: a machine still holds it (a just-destroyed one does for a
+    moment), so the delete may succeed once that machine is gone."""
+
+
 class ValidationError(FlyError):
     """400 or 422: the request was refused as invalid (bad config, name taken, quota...)."""
 
@@ -197,6 +203,9 @@ _BY_STATUS: Final[dict[int, type[FlyError]]] = {
     429: RateLimitedError,
 }
 
+# DELETE …/volumes/{id}: the one call whose 412 means "still attached".
+_VOLUME_PATH: Final = re.compile(r"/volumes/[^/]+$")
+
 _CAPACITY_VARIANT: Final[dict[type[FlyError], type[FlyError]]] = {
     ConflictError: CapacityConflictError,
     PreconditionFailedError: CapacityPreconditionError,
@@ -262,6 +271,8 @@ def error_for_status(
         cls = ServerError if status_code >= 500 else FlyError
     if cls is ConflictError and _is_lease_conflict(message, code):
         return LeaseHeldError(text, **kwargs)
+    if status_code == 412 and method == "DELETE" and _VOLUME_PATH.search(path):
+        return VolumeAttachedError(text, **kwargs)
     if _is_capacity_problem(status_code, message, api_status):
         cls = _CAPACITY_VARIANT.get(cls, cls)
     return cls(text, **kwargs)

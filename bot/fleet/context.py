@@ -1,11 +1,13 @@
 """What every part of the fleet service shares: the store, Fly clients, defaults, CLI runner.
 
 Also the small lookups they all need — an agent by id or `tenant/user`, its effective
-configuration (agent → tenant → fleet), and the Fly client for its app and token.
+configuration (agent → tenant → fleet), the Fly client for its app and token, its machine —
+and the per-agent lock that keeps two provisionings or recreates of one agent apart.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -14,7 +16,7 @@ from pydantic import SecretStr
 from bot.fleet import validation
 from bot.fleet.cli_runner import CliOutcome, MachineCli
 from bot.fleet.defaults import FleetDefaults
-from bot.fleet.errors import AgentNotFound, FleetError
+from bot.fleet.errors import AgentBusy, AgentNotFound, FleetError
 from bot.fleet.fly_pool import FlyPool
 from bot.fleet.openclaw import CliCommand
 from bot.fleet.resolve import AgentOverrides, EffectiveConfig, resolve_agent_config
@@ -33,11 +35,16 @@ class FleetContext:
     pool: FlyPool
     defaults: FleetDefaults
     cli: MachineCli = field(init=False)
+    _agent_locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # One runner per service: its per-machine locks and the store's marks of machines
         # whose last command never answered.
         self.cli = MachineCli(self.store)
+
+    def agent_lock(self, tenant_id: str, user_id: str) -> asyncio.Lock:
+        """The lock of the agent `tenant_id/user_id`: provision and recreate hold it."""
+        return self._agent_locks.setdefault(agent_key(tenant_id, user_id), asyncio.Lock())
 
     # --- agents -------------------------------------------------------------------------------
 
@@ -58,6 +65,12 @@ class FleetContext:
         if agent is None or agent.deleted_at is not None:
             raise AgentNotFound(f"No live agent {text}.")
         return agent
+
+    async def live_agents(self, tenant_id: str | None = None) -> list[Agent]:
+        """The live agents, of one tenant when given, oldest first."""
+        if tenant_id is not None:
+            tenant_id = validation.entity_id(tenant_id, "The tenant id")
+        return await self.store.agents.live(tenant_id=tenant_id)
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -115,6 +128,13 @@ class FleetContext:
         return self.fly_for_config(config), config
 
     # --- machines -----------------------------------------------------------------------------
+
+    @staticmethod
+    def machine_of(agent: Agent) -> str:
+        """The agent's machine id; `AgentBusy` when it has none (yet, or any more)."""
+        if agent.machine_id is None:
+            raise AgentBusy(f"Agent {agent.id} has no machine ({agent.status.value}).")
+        return agent.machine_id
 
     async def run_cli(
         self,

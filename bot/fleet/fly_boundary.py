@@ -4,10 +4,16 @@ The Telegram layer never imports `flyclient` (layering), so it can only explain 
 a `FlyError` that escaped a use case (a 5xx after every retry, an exec whose answer was lost)
 reached the global error handler as "Something went wrong" with a traceback. Each use case
 converts the Fly failures it expects at the step where it knows what they leave behind; this
-boundary catches every other one, for every public coroutine of the service, and turns it into
-an `OperationFailed` that says what failed, what state it may have left and how to go on — and
-records it as the other failures are recorded: an audit entry (`FAILED`) and the agent's
-`last_error`.
+boundary catches every other one, for every public coroutine of each use-case class, and turns
+it into an `OperationFailed` that says what failed, what state it may have left and how to go
+on — and records it as the other failures are recorded: an audit entry (`FAILED`) and the
+agent's `last_error`. The decorator sits on each use-case class (`FleetService` only
+delegates to them), so a use case that calls another (setting the model verifies it; a bulk
+stop stops each agent) reports the inner one's failure in the inner one's words, as it did
+when they were one class.
+
+`fly_call` is the other half: the one way a use case converts the Fly failure it expects at a
+step ("Fly call → progress step → audit → `OperationFailed`").
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 from bot.fleet.context import FleetContext
 from bot.fleet.errors import FleetError, OperationFailed
+from bot.fleet.progress import Progress, StepState
 from flyclient import ExecOutcomeUnknownError, FlyError
 from storage.errors import StorageError
 from storage.models import AgentChanges, AuditOutcome
@@ -29,29 +37,16 @@ log = logging.getLogger("bot.fleet.boundary")
 # What each use case was doing, as the admin would say it, and the audit action it records.
 _DOING: dict[str, tuple[str, str]] = {
     "provision_agent_machine": ("Provisioning", "agent.provision"),
-    "provision_agent_machine_with_stored_secrets": ("Provisioning", "agent.provision"),
     "recreate_agent_from_latest_snapshot": ("Recreating the agent", "agent.recreate"),
-    "recreate_agent_from_latest_snapshot_with_stored_secrets": (
-        "Recreating the agent",
-        "agent.recreate",
-    ),
     "start_agent_machine": ("Starting the machine", "agent.start"),
-    "start_agent_machine_with_stored_secrets": ("Starting the machine", "agent.start"),
     "stop_agent_machine": ("Stopping the machine", "agent.stop"),
-    "stop_agent_machine_with_stored_secrets": ("Stopping the machine", "agent.stop"),
     "restart_agent_machine": ("Restarting the machine", "agent.restart"),
     "deprovision_agent_machine": ("Deprovisioning", "agent.deprovision"),
-    "deprovision_agent_machine_with_stored_secrets": ("Deprovisioning", "agent.deprovision"),
     "create_agent_snapshot": ("Taking a snapshot", "agent.snapshot"),
-    "create_agent_snapshot_with_stored_secrets": ("Taking a snapshot", "agent.snapshot"),
     "update_allowed_skills": ("Updating the skills", "agent.skills"),
     "set_model": ("Setting the model", "agent.model"),
     "verify_model": ("Checking the model", "agent.model"),
     "approve_telegram_pairing": ("Approving the pairing code", "pairing.approve"),
-    "approve_telegram_pairing_with_stored_secrets": (
-        "Approving the pairing code",
-        "pairing.approve",
-    ),
     "approve_pairing_request": ("Approving the pairing request", "pairing.approve"),
     "gateway_health": ("Checking the gateway", "agent.gateway"),
 }
@@ -65,6 +60,38 @@ class _HasContext(Protocol):
 
 
 C = TypeVar("C", bound=type)
+
+
+@asynccontextmanager
+async def fly_call(
+    ctx: FleetContext,
+    *,
+    actor: str,
+    action: str,
+    agent_id: str,
+    failure: Callable[[FlyError], OperationFailed],
+    progress: Progress | None = None,
+    step: str = "",
+    before_audit: Callable[[FlyError], Awaitable[None]] | None = None,
+    keep_as_last_error: bool = False,
+) -> AsyncIterator[None]:
+    """Fly calls of one step of a use case: a `FlyError` in them marks the progress `step`
+    failed, runs `before_audit` (an alert), keeps the failure as the agent's `last_error` when
+    asked, audits `action` as failed and raises `failure(error)` in its place."""
+    try:
+        yield
+    except FlyError as error:
+        if progress is not None:
+            await progress.step(step, StepState.FAILED, error.message)
+        if before_audit is not None:
+            await before_audit(error)
+        failed = failure(error)
+        if keep_as_last_error:
+            await ctx.store.agents.update(
+                agent_id, AgentChanges(last_error=failed.message[:400]), actor=actor
+            )
+        await ctx.audit(actor, action, agent_id, AuditOutcome.FAILED, {"error": error.message})
+        raise failed from error
 
 
 def fly_failure(error: FlyError, doing: str, agent_ref: str | None) -> OperationFailed:

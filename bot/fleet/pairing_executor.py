@@ -9,12 +9,9 @@ user → the owner policy's owners on the machine unless its record already show
 failed (OpenClaw said no: unknown, expired or already used) or stuck (no answer: the outcome
 is unknown, nothing is retried, the machine is blocked until it is restarted and healthy).
 
-Recovery after a stuck command follows the seed's safe flow: restart the machine first, wait
-for a healthy gateway, then look (`pairing list`) before anything runs again: a code still
-pending gets exactly one retry. A code no longer pending is not proof it was applied (it may
-have expired, or the approve was killed and it expired since): it counts as applied only when
-OpenClaw's allow list now holds the sender; otherwise the request failed and the end user is
-asked for a new code.
+A stuck request blocks its machine until it is restarted, healthy and looked at
+(`bot.fleet.pairing_recovery`). Submitting a code and the admin's decisions are the pairing
+use cases (`bot.fleet.pairing`).
 """
 
 from __future__ import annotations
@@ -22,13 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 
-from bot.fleet import openclaw, owners, validation
+from bot.fleet import openclaw, owners
 from bot.fleet.context import FleetContext
-from bot.fleet.errors import AgentBusy, FleetError, MachineUnsettled
-from bot.fleet.gateway import current_health, wait_until_ready
+from bot.fleet.errors import MachineUnsettled
+from bot.fleet.gateway import current_health
 from bot.fleet.resolve import EffectiveConfig
 from flyclient import (
     ExecOutcomeUnknownError,
@@ -40,14 +36,11 @@ from flyclient import (
 from storage import new_executor_id
 from storage.models import (
     Agent,
-    AgentStatus,
     AlertSeverity,
     AuditOutcome,
     PairingRequest,
     PairingSource,
     PairingState,
-    StuckResolution,
-    SubmitResult,
 )
 
 log = logging.getLogger("bot.fleet.pairing")
@@ -77,13 +70,6 @@ class PairingResult:
         )
 
 
-@dataclass(frozen=True)
-class RecoveryResult:
-    resolution: StuckResolution | None
-    request: PairingRequest | None
-    message: str
-
-
 def unprovisioned_words(agent: Agent) -> str:
     """Why an agent whose provisioning did not finish takes no pairing (nor counts as running)."""
     why = f" ({agent.last_error})" if agent.last_error else ""
@@ -94,11 +80,8 @@ def unprovisioned_words(agent: Agent) -> str:
     )
 
 
-def user_actor(telegram_user_id: int) -> str:
-    return f"user:{telegram_user_id}"
-
-
-def _telegram_id_of(actor: str) -> str | None:
+def telegram_id_of(actor: str) -> str | None:
+    """The Telegram user id in a `user:<id>` actor; None for any other actor."""
     kind, _, ident = actor.partition(":")
     return ident if kind == "user" and ident.isdigit() else None
 
@@ -115,42 +98,6 @@ class PairingExecutor:
     async def recover_after_restart(self) -> list[PairingRequest]:
         """At start-up: requests left running by a previous process become stuck (+ alert)."""
         return await self.ctx.store.pairing.recover_after_restart(self.executor_id)
-
-    # --- submission -----------------------------------------------------------------------
-
-    async def submit(
-        self, agent: Agent, raw_code: str, *, actor: str, source: PairingSource
-    ) -> SubmitResult:
-        code = validation.pairing_code(raw_code)
-        if agent.machine_id is None or agent.status is AgentStatus.DELETED:
-            raise AgentBusy(f"Agent {agent.id} has no machine yet, so it cannot be paired.")
-        async with self.ctx.store.transaction() as tx:
-            result = await self.ctx.store.pairing.submit(
-                machine_id=agent.machine_id,
-                agent_id=agent.id,
-                code=code,
-                submitted_by=actor,
-                source=source,
-                tx=tx,
-            )
-            if result.created and source is PairingSource.USER:
-                # The approval card for the ops chat is queued with the request itself,
-                # so a crash between the two cannot lose it.
-                await self.ctx.store.outbox.enqueue(
-                    "pairing_submitted",
-                    f"Pairing request {result.request.id}: user {actor} sent code {code} for "
-                    f"agent {agent.id} ({agent.tenant_id}/{agent.user_id}).",
-                    severity=AlertSeverity.INFO,
-                    dedupe_key=f"pairing_submitted:{result.request.id}",
-                    payload={
-                        "request_id": result.request.id,
-                        "agent_id": agent.id,
-                        "code": code,
-                        "submitted_by": actor,
-                    },
-                    tx=tx,
-                )
-        return result
 
     # --- execution ------------------------------------------------------------------------
 
@@ -216,7 +163,7 @@ class PairingExecutor:
         if not claim.won:
             return PairingResult(PairingOutcome.ALREADY_HANDLED, claim.request, claim.explanation)
         request = claim.request
-        owner_id = _telegram_id_of(request.submitted_by)
+        owner_id = telegram_id_of(request.submitted_by)
         if request.source is PairingSource.USER and owner_id is not None:
             refusal = await self._confirm_ownership(fly, config, request, owner_id)
             if refusal is not None:
@@ -429,134 +376,6 @@ class PairingExecutor:
             await owners.apply_policy(ctx, fly, request.machine_id, config, actor=actor)
         except (FlyError, owners.OwnerPolicyFailed) as error:
             log.error("could not reset owners on %s: %s", request.machine_id, error)
-
-    # --- recovery -------------------------------------------------------------------------
-
-    async def recover_machine(self, agent: Agent, *, actor: str) -> RecoveryResult:
-        """After a restart: once the gateway is healthy, look before anything runs again."""
-        ctx = self.ctx
-        if agent.machine_id is None:
-            raise FleetError(f"Agent {agent.id} has no machine.")
-        stuck = await ctx.store.pairing.for_machine(agent.machine_id, states=[PairingState.STUCK])
-        if not stuck:
-            return RecoveryResult(None, None, "Nothing was stuck on this machine.")
-        fly, config = await ctx.fly_for(agent)
-        health = await current_health(fly, agent.machine_id)
-        if not health.healthy:
-            return RecoveryResult(
-                None,
-                stuck[0],
-                f"The gateway is not healthy yet ({health.reason}); no retry is offered.",
-            )
-        request = stuck[0]
-        try:
-            outcome = await ctx.run_cli(
-                fly,
-                agent.machine_id,
-                openclaw.list_pairing(ctx.defaults.openclaw_dir),
-                config=config,
-            )
-        except (FlyError, MachineUnsettled) as error:
-            return _unchecked(request, error)
-        listing = openclaw.parse_pairing_list(outcome.exit_code, outcome.stdout, outcome.stderr)
-        if not listing.ok or listing.find(request.code) is not None:
-            recovered = await ctx.store.pairing.mark_machine_recovered(
-                agent.machine_id, by=actor, resolution=StuckResolution.RETRY
-            )
-            return RecoveryResult(
-                StuckResolution.RETRY,
-                recovered,
-                "The gateway is healthy and the code is still pending: one retry is allowed.",
-            )
-        # No longer pending: applied — or expired, or the approve was killed and the code then
-        # expired. Only OpenClaw's allow list tells: is the sender allowed now?
-        return await self._settle_not_pending(fly, config, agent, request, actor=actor)
-
-    async def _settle_not_pending(
-        self,
-        fly: FlyClient,
-        config: EffectiveConfig,
-        agent: Agent,
-        request: PairingRequest,
-        *,
-        actor: str,
-    ) -> RecoveryResult:
-        ctx = self.ctx
-        machine_id = request.machine_id
-        sender = _telegram_id_of(request.submitted_by)
-        if sender is None:
-            return await self._abandon(
-                request,
-                actor,
-                "the code was no longer pending and whom it was issued to is not known",
-                "The code is no longer pending, but whom it was issued to is not known, so "
-                "nothing confirms it was applied: it is recorded as failed. Ask the user to "
-                "message the agent; if it answers with a new code, pair that one.",
-            )
-        try:
-            outcome = await ctx.run_cli(
-                fly, machine_id, openclaw.read_allow_list(ctx.defaults.openclaw_dir), config=config
-            )
-        except (FlyError, MachineUnsettled) as error:
-            return _unchecked(request, error)
-        allowed = openclaw.parse_allow_list(outcome.exit_code, outcome.stdout, outcome.stderr)
-        if not allowed.ok:
-            return await self._abandon(
-                request,
-                actor,
-                f"code no longer pending; allow list unreadable: {allowed.reason}",
-                f"The code is no longer pending and OpenClaw's allow list could not be read "
-                f"({allowed.reason}), so nothing confirms it was applied: it is recorded as "
-                "failed and the user is asked for a new code.",
-            )
-        if not allowed.allows(sender):
-            return await self._abandon(
-                request,
-                actor,
-                f"code no longer pending but telegram user {sender} is not allowed: not applied",
-                f"The code is no longer pending, but OpenClaw does not allow telegram user "
-                f"{sender}: the earlier command did not apply it (the code expired or the "
-                "command was killed). The request failed; the user is asked for a new code.",
-            )
-        recovered = await ctx.store.pairing.mark_machine_recovered(
-            machine_id,
-            by=actor,
-            resolution=StuckResolution.APPLIED,
-            detail=f"code no longer pending and telegram user {sender} is allowed: applied",
-        )
-        return RecoveryResult(
-            StuckResolution.APPLIED,
-            recovered,
-            f"The code is no longer pending and OpenClaw allows telegram user {sender}: the "
-            "earlier command approved it.",
-        )
-
-    async def _abandon(
-        self, request: PairingRequest, actor: str, detail: str, message: str
-    ) -> RecoveryResult:
-        recovered = await self.ctx.store.pairing.mark_machine_recovered(
-            request.machine_id, by=actor, resolution=StuckResolution.ABANDONED, detail=detail
-        )
-        return RecoveryResult(StuckResolution.ABANDONED, recovered, message)
-
-    async def wait_healthy(self, fly: FlyClient, machine_id: str, since: datetime | None) -> None:
-        await wait_until_ready(
-            fly,
-            machine_id,
-            deadline_s=self.ctx.defaults.startup_timeout_s,
-            poll_s=self.ctx.defaults.timings.gateway_poll_s,
-            since=since or datetime.now(UTC),
-        )
-
-
-def _unchecked(request: PairingRequest, error: FlyError | MachineUnsettled) -> RecoveryResult:
-    """The machine could not be asked: nothing is decided, the request stays stuck."""
-    return RecoveryResult(
-        None,
-        request,
-        f"The machine could not be checked ({error.message}); nothing was decided. "
-        "Restart it again once it is healthy.",
-    )
 
 
 def _state_words(request: PairingRequest) -> str:

@@ -1,12 +1,10 @@
-"""Provision and recreate: journaled multi-step operations that never leave an orphan.
+"""Provision: a journaled multi-step operation that never leaves an orphan, and its resume.
 
-Provision: volume → machine → started → gateway ready → owner policy → model set → model
-verified → record → alert. Every step is written to the operations journal before and after
-it runs, so a crash (or a cancelled task) resumes where it stopped on the next call, and the
-machine is found again by its operation tag instead of being created twice.
-
-Recreate: newest usable snapshot → new volume from it → new machine → ready → model →
-records switched → only then the old machine and volume are destroyed.
+volume → machine → started → gateway ready → owner policy → model set → model verified →
+record → alert. Every step is written to the operations journal before and after it runs
+(`bot.fleet.steps`), so a crash (or a cancelled task) resumes where it stopped on the next
+call — or at start-up (`resume_unfinished`) — and the machine is found again by its operation
+tag instead of being created twice (`bot.fleet.machine_boot`).
 
 Failures before a machine exists are rolled back; later ones leave the machine for
 inspection, mark the agent `error` and name the command that cleans it up.
@@ -17,37 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import JsonValue, SecretStr
 
-from bot.fleet import machine_spec, openclaw, owners
-from bot.fleet.cli_runner import CliOutcome
+from bot.fleet import machine_spec, validation
 from bot.fleet.context import FleetContext
-from bot.fleet.errors import (
-    AgentBusy,
-    FleetError,
-    GatewayProblem,
-    ModelMismatch,
-    NoSnapshot,
-    OperationFailed,
-)
-from bot.fleet.gateway import wait_until_ready
-from bot.fleet.machine_spec import AgentRuntime
+from bot.fleet.errors import AgentBusy, FleetError, GatewayProblem, InvalidRequest, OperationFailed
+from bot.fleet.fly_boundary import fly_errors_become_fleet_errors
+from bot.fleet.machine_boot import MachineBoot
 from bot.fleet.progress import Progress, StepState
-from bot.fleet.resolve import EffectiveConfig
-from flyclient import (
-    ExecOutcomeUnknownError,
-    FlyClient,
-    FlyError,
-    InsufficientCapacityError,
-    Machine,
-    NotFoundError,
-    Volume,
-)
-from storage.errors import StateTransitionError
+from bot.fleet.resolve import AgentOverrides, EffectiveConfig
+from bot.fleet.secrets import clean_agent_secrets
+from bot.fleet.steps import JournaledSteps, short_error
+from flyclient import FlyClient, FlyError, InsufficientCapacityError, NotFoundError
+from storage.errors import AgentAlreadyExistsError, StateTransitionError
 from storage.models import (
     Agent,
     AgentChanges,
@@ -57,29 +40,27 @@ from storage.models import (
     Operation,
     OperationKind,
     OperationStatus,
-    SnapshotStatus,
+    SecretScope,
 )
-from storage.redaction import redact_known
-
-# The steps that bring a new machine up, in order. Recreate re-sets the model (the snapshot's
-# config may predate a /model change); the owner policy is checked before the new machine's
-# first approval anyway (bot/fleet/owners.py), so recreate does not spend a CLI run on it.
-PROVISION_BOOT_STEPS = ("started", "gateway", "owner", "model", "verify")
-RECREATE_BOOT_STEPS = ("started", "gateway", "model")
 
 log = logging.getLogger("bot.fleet.provisioning")
 
 PROVISION_STEPS = ("volume", "machine", "started", "gateway", "owner", "model", "verify")
-RECREATE_STEPS = (
-    "snapshot",
-    "volume",
-    "machine",
-    "started",
-    "gateway",
-    "model",
-    "switch",
-    "cleanup",
-)
+# The steps that bring the new machine up (`MachineBoot`), after volume and machine.
+PROVISION_BOOT_STEPS = ("started", "gateway", "owner", "model", "verify")
+
+
+@dataclass(frozen=True)
+class ProvisionRequest:
+    tenant_id: str
+    user_id: str
+    model: str | None = None
+    allowed_skills: Sequence[str] | None = None
+    region: str | None = None
+    secrets: Mapping[str, str | SecretStr] | None = None
+    telegram_user_id: int | None = None
+    # Who to tell if a restart finishes it (opaque to the fleet; see ResumedProvision).
+    report: Mapping[str, JsonValue] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,36 +91,184 @@ class ResumedProvision:
 OnResumed = Callable[[ResumedProvision], Awaitable[None]]
 
 
-def runtime_for(
-    agent: Agent, config: EffectiveConfig, defaults_dev_mode: bool, startup: int
-) -> AgentRuntime:
-    return AgentRuntime(
-        agent_id=agent.id,
-        tenant_id=agent.tenant_id,
-        user_id=agent.user_id,
-        image=config.image,
-        region=config.region,
-        cpu_kind=config.cpu_kind,
-        cpus=config.cpus,
-        memory_mb=config.memory_mb,
-        model=config.model,
-        allowed_skills=config.allowed_skills,
-        bridge_url=config.bridge_url or "",
-        app_key=config.app_key,
-        service_id=config.service_id or "",
-        startup_timeout_s=startup,
-        gateway_dev_mode=defaults_dev_mode,
-        secrets=config.secret_values(),
-    )
+def validate_request(request: ProvisionRequest) -> tuple[str, str, AgentOverrides, dict[str, str]]:
+    """The request's tenant, user, overrides and secrets, cleaned; `InvalidRequest` naming
+    every problem at once."""
+    problems: list[str] = []
+    tenant = user = ""
+    try:
+        tenant = validation.entity_id(request.tenant_id, "TENANT_ID")
+    except validation.InvalidInput as error:
+        problems.append(str(error))
+    try:
+        user = validation.entity_id(request.user_id, "USER_ID")
+    except validation.InvalidInput as error:
+        problems.append(str(error))
+    model = skills = region = None
+    if request.model is not None:
+        try:
+            model = validation.model_id(request.model)
+        except validation.InvalidInput as error:
+            problems.append(f"LLM_MODEL: {error}")
+    if request.allowed_skills is not None:
+        try:
+            skills = tuple(validation.skills(request.allowed_skills))
+        except validation.InvalidInput as error:
+            problems.append(f"ALLOWED_SKILLS_JSON: {error}")
+    if request.region is not None:
+        try:
+            region = validation.region(request.region)
+        except validation.InvalidInput as error:
+            problems.append(str(error))
+    secrets, secret_problems = clean_agent_secrets(request.secrets or {})
+    problems.extend(secret_problems)
+    if problems:
+        raise InvalidRequest(problems)
+    overrides = AgentOverrides(model=model, allowed_skills=skills, region=region)
+    return tenant, user, overrides, secrets
 
 
-class Provisioner:
+def check_config(config: EffectiveConfig) -> None:
+    """`InvalidRequest` unless the effective configuration can run an agent."""
+    problems = [f"{name}: is required but not set" for name in config.missing_runtime_values()]
+    try:
+        validation.model_id(config.model)
+    except validation.InvalidInput as error:
+        problems.append(f"LLM_MODEL: {error}")
+    if config.bridge_url:
+        try:
+            validation.https_url(config.bridge_url)
+        except validation.InvalidInput as error:
+            problems.append(f"AGENT_BRIDGE_URL: {error}")
+    token = config.secrets.get("TELEGRAM_BOT_TOKEN")
+    if token is not None:
+        try:
+            validation.telegram_bot_token(token.get_secret_value())
+        except validation.InvalidInput as error:
+            problems.append(str(error))
+    if problems:
+        raise InvalidRequest(problems)
+
+
+@fly_errors_become_fleet_errors
+class Provisioning:
     def __init__(self, ctx: FleetContext) -> None:
         self.ctx = ctx
+        self._boot = MachineBoot(ctx)
 
-    # --- provision ----------------------------------------------------------------------------
+    async def provision_agent_machine(
+        self, request: ProvisionRequest, *, actor: str, progress: Progress | None = None
+    ) -> ProvisionResult:
+        """Provision with secrets given in the call (stored in the vault for later steps), or
+        resume this agent's provisioning when its journal shows it unfinished."""
+        ctx = self.ctx
+        store = ctx.store
+        tenant, user, overrides, call_secrets = validate_request(request)
+        progress = progress or Progress.silent("provision", PROVISION_STEPS)
+        async with ctx.agent_lock(tenant, user):
+            existing = await store.agents.get_live(tenant, user)
+            if existing is not None:
+                operation = await store.journal.get_by_key(f"provision:{existing.id}")
+                if operation is None or operation.status is not OperationStatus.RUNNING:
+                    raise AgentBusy(
+                        f"{tenant}/{user} already has agent {existing.id} "
+                        f"({existing.status.value})."
+                    )
+                return await self._resume(existing, actor=actor, progress=progress)
 
-    async def run(
+            staged = await store.secrets.get_all(SecretScope.staged(tenant, user))
+            agent_secrets = {**staged, **{k: SecretStr(v) for k, v in call_secrets.items()}}
+            config = await ctx.effective_config(
+                tenant,
+                overrides=overrides,
+                agent_secrets=agent_secrets,
+                generate_gateway_token=True,
+            )
+            check_config(config)
+            try:
+                agent = await store.agents.create(
+                    tenant_id=tenant,
+                    user_id=user,
+                    actor=actor,
+                    fly_app=config.fly_app,
+                    region=config.region,
+                    image=config.image,
+                    model=config.model,
+                    memory_mb=config.memory_mb,
+                    allowed_skills=config.allowed_skills,
+                    telegram_user_id=request.telegram_user_id,
+                )
+            except AgentAlreadyExistsError as error:
+                raise AgentBusy(f"{tenant}/{user} already has a live agent.") from error
+            own = {name: config.secrets[name] for name in (*call_secrets, *config.generated)}
+            own.update(staged)
+            own.update({k: SecretStr(v) for k, v in call_secrets.items()})
+            if own:
+                await store.secrets.upsert(SecretScope.agent(agent.id), own, actor=actor)
+            if staged:
+                await store.secrets.clear(SecretScope.staged(tenant, user), actor=actor)
+            begin = await store.journal.begin(
+                OperationKind.PROVISION,
+                f"provision:{agent.id}",
+                params={
+                    "volume_name": machine_spec.volume_name(user),
+                    "tenant_id": tenant,
+                    "user_id": user,
+                    **({"report": dict(request.report)} if request.report else {}),
+                },
+                agent_id=agent.id,
+            )
+            return await self._run(
+                agent, begin.operation, config, actor=actor, progress=progress, resumed=False
+            )
+
+    async def resume_unfinished(
+        self, *, actor: str = "system", on_resumed: OnResumed | None = None
+    ) -> list[str]:
+        """After a crash: resume every provisioning the journal shows unfinished.
+
+        `on_resumed` hears each one's outcome (finished or failed) with the report reference
+        its starter gave, so the admin who asked is told although this process did not start it.
+        """
+        resumed = []
+        for operation in await self.ctx.store.journal.unfinished(kind=OperationKind.PROVISION):
+            if operation.agent_id is None:
+                continue
+            agent = await self.ctx.store.agents.find(operation.agent_id)
+            if agent is None or agent.deleted_at is not None:
+                continue
+            report = operation.params.get("report")
+            outcome = ResumedProvision(
+                agent.id,
+                report if isinstance(report, dict) else None,
+                Progress.silent("provision", PROVISION_STEPS),
+            )
+            try:
+                async with self.ctx.agent_lock(agent.tenant_id, agent.user_id):
+                    result = await self._resume(agent, actor=actor, progress=outcome.progress)
+                resumed.append(agent.id)
+                outcome = replace(outcome, result=result)
+            except FleetError as error:
+                log.warning("resuming provisioning of %s failed: %s", agent.id, error)
+                outcome = replace(outcome, error=error)
+            if on_resumed is not None:
+                try:
+                    await on_resumed(outcome)
+                except Exception:
+                    log.exception("reporting the resumed provisioning of %s failed", agent.id)
+        return resumed
+
+    async def _resume(self, agent: Agent, *, actor: str, progress: Progress) -> ProvisionResult:
+        operation = await self.ctx.store.journal.get_by_key(f"provision:{agent.id}")
+        if operation is None:
+            raise AgentBusy(f"Agent {agent.id} has no provisioning to resume.")
+        config = await self.ctx.config_for(agent)
+        check_config(config)
+        return await self._run(
+            agent, operation, config, actor=actor, progress=progress, resumed=True
+        )
+
+    async def _run(
         self,
         agent: Agent,
         operation: Operation,
@@ -153,54 +282,52 @@ class Provisioner:
         fly = ctx.fly_for_config(config)
         journal = ctx.store.journal
         done = await journal.completed_results(operation.id)
-        for step in PROVISION_STEPS:
-            if step in done:
-                await progress.step(step, StepState.DONE)
-        volume_id = _result_str(done.get("volume"), "volume_id")
-        machine_id = _result_str(done.get("machine"), "machine_id")
-        current = "volume"
+        for finished in PROVISION_STEPS:
+            if finished in done:
+                await progress.step(finished, StepState.DONE)
+        volume_id = result_str(done.get("volume"), "volume_id")
+        machine_id = result_str(done.get("machine"), "machine_id")
+        steps = JournaledSteps(journal, operation.id, progress, first="volume")
         try:
             if volume_id is None:
-                await progress.step("volume", StepState.RUNNING)
-                await journal.step_started(operation.id, "volume")
-                name = str(operation.params.get("volume_name"))
-                # A crash may have lost the answer of an earlier create: its volume has this
-                # operation's name. Take it instead of leaving it orphaned next to a new one.
-                volume = await fly.find_volume_named(
-                    name, config.region
-                ) or await fly.create_volume(
-                    name, config.region, ctx.defaults.volume_size_gb, encrypted=True
-                )
-                volume_id = volume.id
-                await journal.step_done(operation.id, "volume", {"volume_id": volume_id})
-                agent = await ctx.store.agents.update(
-                    agent.id, AgentChanges(volume_id=volume_id), actor=actor
-                )
-                await progress.step("volume", StepState.DONE)
+                async with steps.step("volume") as step:
+                    name = str(operation.params.get("volume_name"))
+                    # A crash may have lost the answer of an earlier create: its volume has
+                    # this operation's name. Take it instead of leaving it orphaned next to a
+                    # new one.
+                    volume = await fly.find_volume_named(
+                        name, config.region
+                    ) or await fly.create_volume(
+                        name, config.region, ctx.defaults.volume_size_gb, encrypted=True
+                    )
+                    volume_id = volume.id
+                    # Recorded on the agent before the step shows done, so whoever watches
+                    # the progress finds the volume on the agent.
+                    agent = await ctx.store.agents.update(
+                        agent.id, AgentChanges(volume_id=volume_id), actor=actor
+                    )
+                    step.result = {"volume_id": volume_id}
 
-            current = "machine"
+            steps.current = "machine"
             if machine_id is None:
-                await progress.step("machine", StepState.RUNNING)
-                await journal.step_started(operation.id, "machine")
-                machine = await self._machine_for(fly, agent, config, operation, volume_id)
-                machine_id = machine.id
-                await journal.step_done(operation.id, "machine", {"machine_id": machine_id})
-                agent = await ctx.store.agents.update(
-                    agent.id, AgentChanges(machine_id=machine_id), actor=actor
-                )
-                await progress.step("machine", StepState.DONE)
+                async with steps.step("machine") as step:
+                    machine = await self._boot.machine_for(fly, agent, config, operation, volume_id)
+                    machine_id = machine.id
+                    agent = await ctx.store.agents.update(
+                        agent.id, AgentChanges(machine_id=machine_id), actor=actor
+                    )
+                    step.result = {"machine_id": machine_id}
 
-            boot = self._boot_steps(
-                PROVISION_BOOT_STEPS, fly, operation, machine_id, config, progress, actor
-            )
-            for current, run_step in boot:
-                if current not in done:
+            boot = self._boot.steps(PROVISION_BOOT_STEPS, fly, steps, machine_id, config, actor)
+            for boot_step, run_step in boot:
+                steps.current = boot_step
+                if boot_step not in done:
                     await run_step()
         except asyncio.CancelledError:
             raise
         except (FlyError, FleetError) as error:
-            await journal.step_failed(operation.id, current, _short(error))
-            await self._fail(agent, operation, fly, current, error, actor=actor, progress=progress)
+            await steps.record_failure(error)
+            await self._fail(agent, operation, fly, steps.current, error, actor=actor)
             raise AssertionError("unreachable") from error  # _fail always raises
 
         agent = await ctx.store.agents.update(
@@ -235,153 +362,6 @@ class Provisioner:
             agent=agent, operation_id=operation.id, resumed=resumed, model=config.model
         )
 
-    async def _machine_for(
-        self,
-        fly: FlyClient,
-        agent: Agent,
-        config: EffectiveConfig,
-        operation: Operation,
-        volume_id: str,
-    ) -> Machine:
-        """The operation's machine: found by its tag after a crash, otherwise created with it."""
-        existing = await fly.find_machine_by_op_id(operation.id)
-        if existing is not None:
-            return existing
-        defaults = self.ctx.defaults
-        runtime = runtime_for(agent, config, defaults.gateway_dev_mode, defaults.startup_timeout_s)
-        return await fly.create_machine(
-            machine_spec.machine_config(runtime, volume_id=volume_id),
-            region=agent.region or config.region,
-            op_id=operation.id,
-        )
-
-    def _boot_steps(
-        self,
-        names: Sequence[str],
-        fly: FlyClient,
-        operation: Operation,
-        machine_id: str,
-        config: EffectiveConfig,
-        progress: Progress,
-        actor: str,
-    ) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
-        """The steps that bring a created machine up, by name, in the order asked for; the
-        caller skips those its journal already records as done."""
-        runners: dict[str, Callable[[], Awaitable[None]]] = {
-            "started": lambda: self._step_wait_started(fly, operation, machine_id, progress),
-            "gateway": lambda: self._step_gateway(fly, operation, machine_id, progress),
-            "owner": lambda: self._step_owner(fly, operation, machine_id, config, progress, actor),
-            "model": lambda: self._step_model(fly, operation, machine_id, config, progress),
-            "verify": lambda: self._step_verify(fly, operation, machine_id, config, progress),
-        }
-        return [(name, runners[name]) for name in names]
-
-    async def _step_wait_started(
-        self, fly: FlyClient, operation: Operation, machine_id: str, progress: Progress
-    ) -> None:
-        journal = self.ctx.store.journal
-        await progress.step("started", StepState.RUNNING)
-        await journal.step_started(operation.id, "started")
-        await fly.wait_for_state(machine_id, "started", self.ctx.defaults.timings.start_deadline_s)
-        await journal.step_done(operation.id, "started")
-        await progress.step("started", StepState.DONE)
-
-    async def _step_gateway(
-        self, fly: FlyClient, operation: Operation, machine_id: str, progress: Progress
-    ) -> None:
-        journal = self.ctx.store.journal
-        await progress.step("gateway", StepState.RUNNING, "waiting for [gateway] ready")
-        await journal.step_started(operation.id, "gateway")
-        report = await wait_until_ready(
-            fly,
-            machine_id,
-            deadline_s=self.ctx.defaults.startup_timeout_s,
-            poll_s=self.ctx.defaults.timings.gateway_poll_s,
-        )
-        await journal.step_done(operation.id, "gateway", {"agent_model": report.agent_model})
-        await progress.step("gateway", StepState.DONE)
-
-    async def _step_owner(
-        self,
-        fly: FlyClient,
-        operation: Operation,
-        machine_id: str,
-        config: EffectiveConfig,
-        progress: Progress,
-        actor: str,
-    ) -> None:
-        journal = self.ctx.store.journal
-        if self.ctx.defaults.owner_entries is None:
-            await progress.step("owner", StepState.SKIPPED, "owner policy: user")
-            await journal.step_started(operation.id, "owner")
-            await journal.step_done(operation.id, "owner", {"policy": "user"})
-            return
-        await progress.step("owner", StepState.RUNNING)
-        await journal.step_started(operation.id, "owner")
-        try:
-            applied = await owners.apply_policy(self.ctx, fly, machine_id, config, actor=actor)
-        except ExecOutcomeUnknownError as error:
-            raise _did_not_answer(
-                "openclaw config set commands.ownerAllowFrom …", machine_id
-            ) from error
-        await journal.step_done(operation.id, "owner", {"owners": list(applied or ())})
-        await progress.step("owner", StepState.DONE)
-
-    async def _step_model(
-        self,
-        fly: FlyClient,
-        operation: Operation,
-        machine_id: str,
-        config: EffectiveConfig,
-        progress: Progress,
-    ) -> None:
-        journal = self.ctx.store.journal
-        await progress.step("model", StepState.RUNNING, f"models set {config.model}")
-        await journal.step_started(operation.id, "model")
-        outcome = await self._cli(
-            fly,
-            machine_id,
-            openclaw.set_model(self.ctx.defaults.openclaw_dir, config.model),
-            config,
-        )
-        parsed = openclaw.parse_models_set(outcome.exit_code, outcome.stdout, outcome.stderr)
-        if not parsed.ok:
-            raise OperationFailed(f"OpenClaw refused the model {config.model}: {parsed.reason}")
-        await journal.step_done(operation.id, "model", {"model": parsed.model})
-        await progress.step("model", StepState.DONE)
-
-    async def _step_verify(
-        self,
-        fly: FlyClient,
-        operation: Operation,
-        machine_id: str,
-        config: EffectiveConfig,
-        progress: Progress,
-    ) -> None:
-        journal = self.ctx.store.journal
-        await progress.step("verify", StepState.RUNNING)
-        await journal.step_started(operation.id, "verify")
-        outcome = await self._cli(
-            fly, machine_id, openclaw.model_status(self.ctx.defaults.openclaw_dir), config
-        )
-        parsed = openclaw.parse_models_status(outcome.exit_code, outcome.stdout, outcome.stderr)
-        if not parsed.ok or parsed.model != config.model:
-            seen = parsed.model or parsed.reason
-            raise ModelMismatch(
-                f"The effective model is {seen}, not the configured {config.model}.",
-                cleanup=("run /model AGENT " + config.model,),
-            )
-        await journal.step_done(operation.id, "verify", {"model": parsed.model})
-        await progress.step("verify", StepState.DONE)
-
-    async def _cli(
-        self, fly: FlyClient, machine_id: str, command: openclaw.CliCommand, config: EffectiveConfig
-    ) -> CliOutcome:
-        try:
-            return await self.ctx.run_cli(fly, machine_id, command, config=config)
-        except ExecOutcomeUnknownError as error:
-            raise _did_not_answer(command.label, machine_id) from error
-
     async def _fail(
         self,
         agent: Agent,
@@ -391,10 +371,9 @@ class Provisioner:
         error: Exception,
         *,
         actor: str,
-        progress: Progress,
     ) -> None:
+        """Roll back what a failed step leaves unused, record the failure everywhere, raise."""
         ctx = self.ctx
-        await progress.step(step, StepState.FAILED, _short(error))
         current = await ctx.store.agents.get(agent.id)
         cleanup: list[str] = []
         rolled_back: list[str] = []
@@ -409,10 +388,10 @@ class Provisioner:
                 except FlyError as cleanup_error:
                     cleanup.append(
                         f"delete volume {current.volume_id} (fly volumes destroy "
-                        f"{current.volume_id}): {_short(cleanup_error)}"
+                        f"{current.volume_id}): {short_error(cleanup_error)}"
                     )
             await ctx.store.agents.update(
-                agent.id, AgentChanges(volume_id=None, last_error=_short(error)), actor=actor
+                agent.id, AgentChanges(volume_id=None, last_error=short_error(error)), actor=actor
             )
             await ctx.store.agents.mark_deleted(
                 agent.id, actor=actor, reason=f"provision failed at {step}"
@@ -422,7 +401,7 @@ class Provisioner:
                 f"/deprovision {agent.id} removes machine {current.machine_id} and its volume"
             )
             await ctx.store.agents.update(
-                agent.id, AgentChanges(last_error=_short(error)), actor=actor
+                agent.id, AgentChanges(last_error=short_error(error)), actor=actor
             )
             with contextlib.suppress(StateTransitionError):
                 await ctx.store.agents.set_status(
@@ -431,23 +410,21 @@ class Provisioner:
         await ctx.store.journal.finish(
             operation.id,
             OperationStatus.FAILED,
-            error=_short(error),
-            result={
-                "step": step,
-                "rolled_back": _json_list(rolled_back),
-                "cleanup": _json_list(cleanup),
-            },
+            error=short_error(error),
+            result={"step": step, "rolled_back": [*rolled_back], "cleanup": [*cleanup]},
         )
+        words_rolled_back = ", ".join(rolled_back)
         extra = list(getattr(error, "cleanup", ()))
         if isinstance(error, InsufficientCapacityError):
             extra.append("Fly has no capacity for this size in the region: try another region=")
+        fixes = extra + cleanup
         kind = error.kind if isinstance(error, GatewayProblem) else "provision_failed"
         await ctx.alert(
             f"gateway_{kind}" if isinstance(error, GatewayProblem) else kind,
             f"Provisioning {agent.tenant_id}/{agent.user_id} ({agent.id}) failed at step {step}: "
-            f"{_short(error)}"
-            + (f" Rolled back: {', '.join(rolled_back)}." if rolled_back else "")
-            + (f" Fix: {'; '.join(extra + cleanup)}." if extra or cleanup else ""),
+            f"{short_error(error)}"
+            + (f" Rolled back: {words_rolled_back}." if rolled_back else "")
+            + (f" Fix: {'; '.join(fixes)}." if fixes else ""),
             severity=AlertSeverity.CRITICAL,
             payload={"agent_id": agent.id, "operation_id": operation.id, "step": step},
         )
@@ -456,288 +433,19 @@ class Provisioner:
             "agent.provision",
             agent.id,
             AuditOutcome.FAILED,
-            {"step": step, "error": _short(error)},
+            {"step": step, "error": short_error(error)},
         )
         raise OperationFailed(
-            f"Provisioning failed at step {step}: {_short(error)}"
-            + (f" Rolled back: {', '.join(rolled_back)}." if rolled_back else ""),
-            cleanup=[*extra, *cleanup],
+            f"Provisioning failed at step {step}: {short_error(error)}"
+            + (f" Rolled back: {words_rolled_back}." if rolled_back else ""),
+            cleanup=fixes,
         ) from error
 
-    # --- recreate -----------------------------------------------------------------------------
 
-    async def recreate(self, agent: Agent, *, actor: str, progress: Progress) -> ProvisionResult:
-        ctx = self.ctx
-        if agent.volume_id is None:
-            raise NoSnapshot(f"Agent {agent.id} has no volume, so it has no snapshot to restore.")
-        fly, config = await ctx.fly_for(agent)
-        await progress.step("snapshot", StepState.RUNNING)
-        snapshot = await fly.latest_usable_snapshot(agent.volume_id)
-        if snapshot is None:
-            # After an earlier recreate the newest snapshot may belong to a former volume,
-            # which Fly keeps listable for the snapshot's retention.
-            recorded = await ctx.store.snapshots.latest_usable(agent.id)
-            if recorded is not None and recorded.source_volume_id != agent.volume_id:
-                former = await fly.latest_usable_snapshot(recorded.source_volume_id)
-                if former is not None:
-                    snapshot = former
-        if snapshot is None:
-            await progress.step("snapshot", StepState.FAILED, "no snapshot")
-            raise NoSnapshot(
-                f"Agent {agent.id} has no usable snapshot of volume {agent.volume_id}; nothing "
-                "was changed. Take one with /snapshot first."
-            )
-        await progress.step("snapshot", StepState.DONE, f"snapshot {snapshot.id}")
-        begin = await ctx.store.journal.begin(
-            OperationKind.RECREATE,
-            f"recreate:{agent.id}:{snapshot.id}",
-            params={
-                "snapshot_id": snapshot.id,
-                "old_machine_id": agent.machine_id,
-                "old_volume_id": agent.volume_id,
-                "volume_name": machine_spec.volume_name(agent.user_id),
-            },
-            agent_id=agent.id,
-        )
-        operation = begin.operation
-        if operation.status is not OperationStatus.RUNNING:
-            raise AgentBusy(
-                f"Agent {agent.id} was already recreated from snapshot {snapshot.id} "
-                f"({operation.status.value}). Take a new snapshot to recreate again."
-            )
-        previous_status = agent.status
-        with contextlib.suppress(StateTransitionError):
-            agent = await ctx.store.agents.set_status(
-                agent.id, AgentStatus.RECREATING, actor=actor, reason=f"from {snapshot.id}"
-            )
-        journal = ctx.store.journal
-        done = await journal.completed_results(operation.id)
-        new_volume_id = _result_str(done.get("volume"), "volume_id")
-        new_machine_id = _result_str(done.get("machine"), "machine_id")
-        step = "volume"
-        try:
-            if new_volume_id is None:
-                await progress.step("volume", StepState.RUNNING, "restoring from snapshot")
-                await journal.step_started(operation.id, "volume")
-                # The name is the operation's (kept in its params), so a resume after a crash
-                # finds the volume an unanswered create made instead of making a second one.
-                name = _param_str(operation.params, "volume_name") or machine_spec.volume_name(
-                    agent.user_id
-                )
-                region = agent.region or config.region
-                volume = await fly.find_volume_named(name, region) or await fly.create_volume(
-                    name, region, ctx.defaults.volume_size_gb, snapshot_id=snapshot.id
-                )
-                new_volume_id = volume.id
-                await journal.step_done(operation.id, "volume", {"volume_id": new_volume_id})
-                await self._wait_volume_ready(fly, new_volume_id)
-            await progress.step("volume", StepState.DONE)
-            step = "machine"
-            if new_machine_id is None:
-                await progress.step("machine", StepState.RUNNING)
-                await journal.step_started(operation.id, "machine")
-                machine = await self._machine_for(fly, agent, config, operation, new_volume_id)
-                new_machine_id = machine.id
-                await journal.step_done(operation.id, "machine", {"machine_id": new_machine_id})
-            await progress.step("machine", StepState.DONE)
-            boot = self._boot_steps(
-                RECREATE_BOOT_STEPS, fly, operation, new_machine_id, config, progress, actor
-            )
-            for step, run_step in boot:
-                if step not in done:
-                    await run_step()
-        except asyncio.CancelledError:
-            raise
-        except (FlyError, FleetError) as error:
-            await journal.step_failed(operation.id, step, _short(error))
-            await progress.step(step, StepState.FAILED, _short(error))
-            rolled_back = await self._discard(fly, new_machine_id, new_volume_id)
-            await journal.finish(
-                operation.id,
-                OperationStatus.FAILED,
-                error=_short(error),
-                result={"rolled_back": _json_list(rolled_back)},
-            )
-            with contextlib.suppress(StateTransitionError):
-                await ctx.store.agents.set_status(
-                    agent.id,
-                    previous_status,
-                    actor=actor,
-                    reason="recreate failed; old machine kept",
-                )
-            await ctx.alert(
-                "recreate_failed",
-                f"Recreating {agent.id} from {snapshot.id} failed at {step}: {_short(error)}. "
-                f"The old machine {agent.machine_id} was kept; rolled back: "
-                f"{', '.join(rolled_back) or 'nothing'}.",
-                severity=AlertSeverity.CRITICAL,
-                payload={"agent_id": agent.id, "operation_id": operation.id},
-            )
-            await ctx.audit(actor, "agent.recreate", agent.id, AuditOutcome.FAILED, {"step": step})
-            raise OperationFailed(
-                f"Recreate failed at step {step}: {_short(error)} The old machine was kept; "
-                f"rolled back: {', '.join(rolled_back) or 'nothing'}.",
-                # The journal keys a recreate by its snapshot: a retry needs a new one.
-                cleanup=(f"/snapshot {agent.id}, then /recreate {agent.id} to try again",),
-            ) from error
-
-        old_machine_id = _param_str(operation.params, "old_machine_id")
-        old_volume_id = _param_str(operation.params, "old_volume_id")
-        await progress.step("switch", StepState.RUNNING)
-        if "switch" not in done:
-            await journal.step_started(operation.id, "switch")
-            agent = await ctx.store.agents.update(
-                agent.id,
-                AgentChanges(
-                    machine_id=new_machine_id,
-                    volume_id=new_volume_id,
-                    model=config.model,
-                    last_error=None,
-                ),
-                actor=actor,
-            )
-            record = await ctx.store.snapshots.record(
-                agent_id=agent.id,
-                source_volume_id=old_volume_id or new_volume_id,
-                fly_snapshot_id=snapshot.id,
-                source_machine_id=old_machine_id,
-                region=agent.region,
-            )
-            await ctx.store.snapshots.set_status(record.id, SnapshotStatus.RESTORED)
-            await journal.step_done(operation.id, "switch", {"machine_id": new_machine_id})
-        await progress.step("switch", StepState.DONE)
-        await progress.step("cleanup", StepState.RUNNING)
-        leftovers = await self._destroy_old(fly, old_machine_id, old_volume_id)
-        await progress.step(
-            "cleanup", StepState.DONE if not leftovers else StepState.FAILED, "; ".join(leftovers)
-        )
-        # A recreate brings a whole new machine up (model set): it also repairs an agent whose
-        # provisioning had failed.
-        await ctx.store.agents.mark_provisioned(agent.id, actor=actor)
-        agent = await ctx.store.agents.set_status(
-            agent.id, AgentStatus.RUNNING, actor=actor, reason=f"recreated from {snapshot.id}"
-        )
-        await journal.finish(
-            operation.id,
-            OperationStatus.SUCCEEDED,
-            result={
-                "machine_id": new_machine_id,
-                "volume_id": new_volume_id,
-                "leftovers": _json_list(leftovers),
-            },
-        )
-        await ctx.audit(
-            actor,
-            "agent.recreate",
-            agent.id,
-            AuditOutcome.OK,
-            {
-                "snapshot_id": snapshot.id,
-                "machine_id": new_machine_id,
-                "old_machine_id": old_machine_id,
-            },
-        )
-        await ctx.alert(
-            "agent_recreated",
-            f"Agent {agent.id} was recreated from snapshot {snapshot.id} "
-            f"on machine {new_machine_id}."
-            + (f" Left to clean up: {'; '.join(leftovers)}." if leftovers else ""),
-            severity=AlertSeverity.WARNING if leftovers else AlertSeverity.INFO,
-            payload={"agent_id": agent.id},
-        )
-        return ProvisionResult(
-            agent=agent, operation_id=operation.id, resumed=not begin.created, model=config.model
-        )
-
-    async def _wait_volume_ready(self, fly: FlyClient, volume_id: str) -> Volume:
-        deadline = time.monotonic() + self.ctx.defaults.timings.start_deadline_s
-        while True:
-            volume = await fly.get_volume(volume_id)
-            if volume.state not in ("restoring", "creating", "hydrating"):
-                return volume
-            if time.monotonic() > deadline:
-                raise OperationFailed(f"Volume {volume_id} is still {volume.state}.")
-            await asyncio.sleep(self.ctx.defaults.timings.snapshot_poll_s)
-
-    async def _discard(
-        self, fly: FlyClient, machine_id: str | None, volume_id: str | None
-    ) -> list[str]:
-        removed: list[str] = []
-        if machine_id:
-            try:
-                await fly.destroy(machine_id, force=True)
-                removed.append(f"machine {machine_id}")
-            except NotFoundError:
-                removed.append(f"machine {machine_id}")
-            except FlyError as error:
-                log.warning("could not destroy new machine %s: %s", machine_id, error)
-        if volume_id:
-            removed.extend(await self._delete_volume_when_free(fly, volume_id))
-        return removed
-
-    async def _destroy_old(
-        self, fly: FlyClient, machine_id: str | None, volume_id: str | None
-    ) -> list[str]:
-        leftovers: list[str] = []
-        if machine_id:
-            try:
-                await fly.destroy(machine_id, force=True)
-            except NotFoundError:
-                pass
-            except FlyError as error:
-                leftovers.append(f"old machine {machine_id} ({_short(error)})")
-        if volume_id:
-            removed = await self._delete_volume_when_free(fly, volume_id)
-            if not removed:
-                leftovers.append(f"old volume {volume_id}: fly volumes destroy {volume_id}")
-        return leftovers
-
-    async def _delete_volume_when_free(self, fly: FlyClient, volume_id: str) -> list[str]:
-        # A just-destroyed machine may still hold the volume for a moment (412): retry briefly.
-        for _ in range(10):
-            try:
-                await fly.delete_volume(volume_id)
-                return [f"volume {volume_id}"]
-            except NotFoundError:
-                return [f"volume {volume_id}"]
-            except FlyError as error:
-                if getattr(error, "status_code", None) != 412:
-                    log.warning("could not delete volume %s: %s", volume_id, error)
-                    return []
-            await asyncio.sleep(self.ctx.defaults.timings.snapshot_poll_s)
-        return []
-
-
-def _did_not_answer(label: str, machine_id: str) -> OperationFailed:
-    return OperationFailed(
-        f"{label} did not answer in time on {machine_id}; its outcome is unknown.",
-        cleanup=("restart the machine with /restart AGENT and check it",),
-    )
-
-
-def _short(error: BaseException) -> str:
-    text = getattr(error, "message", None) or str(error) or type(error).__name__
-    # Cut known secrets before shortening: a cut through a value would hide it from the
-    # registry's match further down.
-    return redact_known(str(text))[:400]
-
-
-def _json_list(items: list[str]) -> list[JsonValue]:
-    return list(items)
-
-
-def _result_str(result: JsonValue | None, key: str) -> str | None:
+def result_str(result: JsonValue | None, key: str) -> str | None:
+    """`result[key]` when the journal's step result holds a string there."""
     if isinstance(result, dict):
         value = result.get(key)
         if isinstance(value, str):
             return value
     return None
-
-
-def _param_str(params: Mapping[str, JsonValue], key: str) -> str | None:
-    value = params.get(key)
-    return value if isinstance(value, str) else None
-
-
-def secrets_to_store(values: Mapping[str, SecretStr]) -> dict[str, SecretStr]:
-    return {name: value for name, value in values.items() if value.get_secret_value()}

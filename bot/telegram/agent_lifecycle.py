@@ -14,7 +14,8 @@ from pydantic import JsonValue
 from telegram.error import TelegramError
 
 from bot.fleet.progress import Progress
-from bot.fleet.provisioning import PROVISION_STEPS, RECREATE_STEPS, ResumedProvision
+from bot.fleet.provisioning import PROVISION_STEPS, ProvisionRequest, ResumedProvision
+from bot.fleet.recreate import RECREATE_STEPS
 from bot.telegram import keyboards, render
 from bot.telegram.admin_replies import Outcome, reply, with_progress, working
 from bot.telegram.agent_settings import skill_names
@@ -41,15 +42,16 @@ class AgentLifecycle:
         skills = skill_names(values["skills"]) if "skills" in values else None
 
         async def provision(progress: Progress) -> Outcome:
-            result = await service.provision_agent_machine_with_stored_secrets(
-                values["tenant"],
-                values["user"],
-                actor=call.actor,
+            request = ProvisionRequest(
+                tenant_id=values["tenant"],
+                user_id=values["user"],
                 model=values.get("model"),
                 allowed_skills=skills,
                 region=values.get("region"),
-                progress=progress,
                 report=report,
+            )
+            result = await service.provision_agent_machine(
+                request, actor=call.actor, progress=progress
             )
             text = render.provisioned(result, None)
             if result.agent.telegram_user_id is None:
@@ -171,7 +173,7 @@ class AgentLifecycle:
         if pending.command == "recreate":
 
             async def recreate(progress: Progress) -> Outcome:
-                result = await service.recreate_agent_from_latest_snapshot_with_stored_secrets(
+                result = await service.recreate_agent_from_latest_snapshot(
                     agent_id, actor=call.actor, progress=progress
                 )
                 return render.recreated(result.agent), None

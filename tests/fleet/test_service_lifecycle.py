@@ -97,9 +97,7 @@ async def test_snapshot_and_recreate_switch_to_a_new_machine_and_remove_the_old(
     snapshot = await fleet.service.create_agent_snapshot(agent.id, actor=ADMIN)
     assert snapshot.fly_snapshot_id
     assert snapshot.detail == "fly status created"  # waited for Fly, so recreate can use it
-    result = await fleet.service.recreate_agent_from_latest_snapshot_with_stored_secrets(
-        agent.id, actor=ADMIN
-    )
+    result = await fleet.service.recreate_agent_from_latest_snapshot(agent.id, actor=ADMIN)
     new = result.agent
     assert new.machine_id != agent.machine_id
     assert new.volume_id != agent.volume_id

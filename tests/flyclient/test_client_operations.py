@@ -22,6 +22,7 @@ from flyclient.errors import (
     PreconditionFailedError,
     ServerError,
     ValidationError,
+    VolumeAttachedError,
     WaitTimeoutError,
 )
 from flyclient.machines import OP_ID_METADATA_KEY
@@ -787,3 +788,44 @@ async def test_clients_for_several_apps_and_tokens_share_one_pool_and_limiter() 
     assert derived.limiter is first.limiter is separate.limiter
     assert not pool.is_closed, "a client never closes a pool it was given"
     await pool.aclose()
+
+
+# --- volume waits ------------------------------------------------------------------------
+
+STILL_ATTACHED = httpx.Response(412, json={"error": "failed_precondition: volume is attached"})
+
+
+async def test_volume_delete_is_tried_again_while_a_machine_still_holds_it(
+    fake: FakeFly, fly: FlyClient
+) -> None:
+    path = f"{APP_PATH}/volumes/vol_1"
+    fake.on("DELETE", path, STILL_ATTACHED, STILL_ATTACHED, httpx.Response(200, json={}))
+    await fly.delete_volume_when_detached("vol_1", poll_s=0)
+    assert len(fake.sent("DELETE", path)) == 3
+
+
+async def test_volume_delete_gives_up_attached_after_its_attempts(
+    fake: FakeFly, fly: FlyClient
+) -> None:
+    path = f"{APP_PATH}/volumes/vol_1"
+    fake.on("DELETE", path, STILL_ATTACHED)
+    with pytest.raises(VolumeAttachedError):
+        await fly.delete_volume_when_detached("vol_1", poll_s=0, attempts=2)
+    assert len(fake.sent("DELETE", path)) == 2
+
+
+async def test_volume_already_gone_counts_as_deleted(fake: FakeFly, fly: FlyClient) -> None:
+    fake.on("DELETE", f"{APP_PATH}/volumes/vol_1", httpx.Response(404, json={"error": "gone"}))
+    await fly.delete_volume_when_detached("vol_1", poll_s=0)
+
+
+async def test_volume_ready_once_restored_and_a_timeout_past_the_deadline(
+    fake: FakeFly, fly: FlyClient
+) -> None:
+    path = f"{APP_PATH}/volumes/vol_1"
+    restoring = httpx.Response(200, json=volume_json("vol_1", state="restoring"))
+    fake.on("GET", path, restoring, httpx.Response(200, json=volume_json("vol_1")))
+    assert (await fly.wait_for_volume_ready("vol_1", 5, poll_s=0)).state == "created"
+    fake.on("GET", path, restoring)
+    with pytest.raises(WaitTimeoutError, match="still restoring"):
+        await fly.wait_for_volume_ready("vol_1", 0, poll_s=0)

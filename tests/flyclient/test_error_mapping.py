@@ -19,6 +19,7 @@ from flyclient.errors import (
     ServerError,
     UnauthorizedError,
     ValidationError,
+    VolumeAttachedError,
     error_for_status,
     parse_error_body,
 )
@@ -163,3 +164,13 @@ def test_rate_limited_error_carries_retry_after() -> None:
 def test_error_without_body_says_the_status() -> None:
     raised = error(502, b"")
     assert raised.message == "Fly API answered HTTP 502"
+
+
+def test_a_412_on_deleting_a_volume_is_volume_attached_and_elsewhere_not() -> None:
+    still_attached = body({"error": "failed_precondition: volume is attached to a machine"})
+    raised = error_for_status(
+        412, still_attached, request_id=None, method="DELETE", path="/v1/apps/a/volumes/vol_1"
+    )
+    assert isinstance(raised, VolumeAttachedError)
+    assert isinstance(raised, PreconditionFailedError)
+    assert not isinstance(error(412, {"error": "machine must be stopped"}), VolumeAttachedError)
