@@ -169,7 +169,8 @@ called the Bot API first is meant.
     ``{"rate_limit": {"method"?: "sendMessage", "count"?: 1, "retry_after"?: 1}}`` the
     next N matching calls answer 429; ``{"server_error": {"method"?, "count"?, "status"?:
     500}}`` they answer that 5xx; ``{"delay": {"method"?, "count"?, "seconds": S}}`` they
-    are carried out but answered S seconds late; ``{"blocked_user": {"chat_id": N}}`` /
+    are carried out but answered S seconds late (``{"release_delays": true}`` answers every
+    call held back so far at once); ``{"blocked_user": {"chat_id": N}}`` /
     ``{"deactivated_user": {"chat_id": N}}`` writing there answers 403 ``Forbidden: bot was
     blocked by the user`` / ``Forbidden: user is deactivated`` until ``{"unblock_user":
     {"chat_id": N}}``; ``{"down": {"seconds"?: S, "mode"?: "error"|"disconnect",

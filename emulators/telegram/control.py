@@ -212,6 +212,7 @@ class ControlApi:
             "rate_limit",
             "server_error",
             "delay",
+            "release_delays",
             "blocked_user",
             "deactivated_user",
             "unblock_user",
@@ -224,6 +225,8 @@ class ControlApi:
         try:
             if body.get("clear") is True:
                 world.faults.clear()
+            if body.get("release_delays") is True:
+                world.faults.release_delays()
             for kind in ("rate_limit", "server_error", "delay"):
                 if kind in body:
                     world.faults.add_counted(kind, body[kind], bot_id)

@@ -8,6 +8,8 @@ This module validates control input (raising ValueError) and never builds Bot AP
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,6 +82,23 @@ class Faults:
         self.counted: list[CountedFault] = []
         self.blocked: dict[tuple[int | None, int], BlockReason] = {}
         self.outage: Outage | None = None
+        # Answers held back by a `delay` fault wait on this until their seconds pass or a test
+        # releases them (`{"release_delays": true}`): a test can hold an answer "as long as it
+        # takes" without betting on how fast a loaded machine runs the rest.
+        self._delays_released: asyncio.Event | None = None
+
+    async def hold_answer(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the held answers are released meanwhile."""
+        if self._delays_released is None:
+            self._delays_released = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._delays_released.wait(), seconds)
+
+    def release_delays(self) -> None:
+        """Answer every call a `delay` fault is holding back, now."""
+        if self._delays_released is not None:
+            self._delays_released.set()
+            self._delays_released = None
 
     def clear(self) -> None:
         self.counted.clear()

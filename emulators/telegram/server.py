@@ -8,7 +8,6 @@ answers with Telegram's envelope. It holds no method logic and no control logic.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from types import TracebackType
@@ -233,7 +232,7 @@ class TelegramEmulator:
             return await self._drop_connection(request)
         delay = faults.take("delay", bot.id, method_name)
         if delay is not None:
-            await asyncio.sleep(delay.seconds)
+            await faults.hold_answer(delay.seconds)
         self._record(bot, method_name, request, encoding, received, status, envelope)
         return _respond(envelope, status)
 

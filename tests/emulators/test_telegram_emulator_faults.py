@@ -196,6 +196,23 @@ async def test_a_delayed_answer_still_carries_the_call_out(client: httpx.AsyncCl
     assert texts == ["hello", "sent anyway"]
 
 
+async def test_held_answers_come_at_once_when_released(client: httpx.AsyncClient) -> None:
+    await faults(client, {"delay": {"method": "sendMessage", "count": 2, "seconds": 600}})
+
+    held = [
+        asyncio.create_task(call(client, "sendMessage", chat_id=1001, text=f"held {n}"))
+        for n in range(2)
+    ]
+    await asyncio.sleep(0.2)
+    assert not any(task.done() for task in held)
+    await faults(client, {"release_delays": True})
+    answers = await asyncio.wait_for(asyncio.gather(*held), 10)
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    texts = [m["text"] for m in (await client.get("/_emulator/chats/1001/messages")).json()]
+    assert sorted(texts) == ["held 0", "held 1", "hello"]
+
+
 async def test_a_blocked_user_answers_403_until_unblocked(client: httpx.AsyncClient) -> None:
     await faults(client, {"blocked_user": {"chat_id": 1001}})
 

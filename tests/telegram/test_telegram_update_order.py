@@ -172,7 +172,9 @@ async def test_an_admin_is_answered_while_a_strangers_private_flood_is_still_que
 ) -> None:
     # Telegram holds back its answer to the next sendMessage (the stranger's refusal), so the
     # stranger's chat is busy and the rest of the flood waits behind it.
-    await bot.tg_fault({"delay": {"method": "sendMessage", "count": 1, "seconds": 4.5}})
+    # Held until released below: however slow the machine, the flood is still queued while
+    # the admin is answered.
+    await bot.tg_fault({"delay": {"method": "sendMessage", "count": 1, "seconds": 120}})
     for _ in range(60):
         await bot.send(STRANGER, "/list")
     await until(lambda: bot.bot_messages(STRANGER["id"]), what="the stranger's refusal")
@@ -181,6 +183,7 @@ async def test_an_admin_is_answered_while_a_strangers_private_flood_is_still_que
     await bot.reply_to(ADMIN["id"], sent)
 
     assert _answered_sends_to(bot, STRANGER["id"]) == []  # the flood is still being handled
+    await bot.tg_fault({"release_delays": True})
     await bot.all_handled()
     assert [m["text"] for m in bot.bot_messages(STRANGER["id"])] == [STRANGER_LINE]
 
@@ -195,7 +198,7 @@ async def test_admin_commands_and_card_presses_in_the_ops_group_go_before_a_stra
     request = (await bot.store.pairing.for_agent(agent_id))[-1]
     card = await bot.card_for(request.id)
 
-    await bot.tg_fault({"delay": {"method": "sendMessage", "count": 1, "seconds": 4.5}})
+    await bot.tg_fault({"delay": {"method": "sendMessage", "count": 1, "seconds": 120}})
     for _ in range(40):
         await bot.send(STRANGER, "/list", chat=OPS)
     await until(
@@ -212,5 +215,6 @@ async def test_admin_commands_and_card_presses_in_the_ops_group_go_before_a_stra
         r for r in _answered_sends_to(bot, OPS_CHAT) if r["params"]["text"] == STRANGER_LINE
     ]
     assert refusals == []  # the flood is still being handled
+    await bot.tg_fault({"release_delays": True})
     await bot.all_handled()
     assert [m["text"] for m in bot.bot_messages(OPS_CHAT)].count(STRANGER_LINE) == 1
