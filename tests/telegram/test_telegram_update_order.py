@@ -115,11 +115,12 @@ async def test_a_slow_command_holds_its_own_chat_in_order_but_not_another_chat(
     bot = fast_bot
     agent_id, machine_id = await _linked_agent(bot)
     mark = max(m["message_id"] for m in bot.messages(ADMIN["id"]))
-    # Fly answers the next read of this machine slowly: Ann's /status waits for it.
+    # Fly answers the next read of this machine slowly: Ann's /status waits for it (long
+    # enough that Bob is answered meanwhile even on a loaded machine).
     await bot.fly_fault(
         {
             "route": {"method": "GET", "path_regex": f"machines/{machine_id}$"},
-            "latency_s": 3.0,
+            "latency_s": 12.0,
             "count": 1,
         }
     )
