@@ -19,17 +19,19 @@ $(BIN)/python:
 venv: $(BIN)/python
 
 # Everything but the suites marked slow (tests/conftest.py SLOW_SUITES): real OpenClaw, fresh
-# clone, bench smoke, clean-venv install.
+# clone, bench smoke, clean-venv install. One pytest-xdist worker per core (WORKERS=0: all in one
+# process): the tests wait on emulators and subprocesses more than they compute.
+WORKERS ?= auto
 test-fast: venv
-	$(PYTEST) -m "not slow"
+	$(PYTEST) -m "not slow" -n $(WORKERS)
 
-# Only the slow suites: with test-fast, the whole suite, each test once (CI runs the two).
+# Only the slow suites, in one process: the real-runtime tests keep their own budget of running
+# gateways (~0.8 GB each), which parallel workers would multiply.
 test-slow: venv openclaw
 	$(PYTEST) -m slow
 
-# The whole suite, real-runtime tests included.
-test: venv openclaw
-	$(PYTEST)
+# The whole suite, real-runtime tests included, each test once: what CI runs.
+test: test-fast test-slow
 
 # The real OpenClaw runtime (Node 24 + the pinned openclaw) for the real-mode tests, installed
 # with npm into .openclaw-cache/ (or $FLYAGENTS_OPENCLAW_CACHE) once, then reused. Without npm

@@ -23,6 +23,7 @@ Nothing here may mock the code under test.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ class ContractTally:
 
 
 TALLY_KEY = pytest.StashKey[ContractTally]()
+TALLY_OUTPUT_KEY = "contract_tally"  # in a pytest-xdist worker's output to the controller
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -127,6 +129,28 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     )
     if needs_absent_spec and not specs_required():
         pytest.skip(_missing_specs_reason() or "")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist (`make test-fast`), a worker hands its tally to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    tally = session.config.stash.get(TALLY_KEY, None)
+    if workeroutput is not None and tally is not None:
+        workeroutput[TALLY_OUTPUT_KEY] = dataclasses.asdict(tally)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """The controller adds each finished worker's tally to its own (which checked nothing)."""
+    received = getattr(node, "workeroutput", {}).get(TALLY_OUTPUT_KEY)
+    tally = node.config.stash.get(TALLY_KEY, None)
+    if received is None or tally is None:
+        return
+    tally.fly_exchanges += received["fly_exchanges"]
+    tally.telegram_calls += received["telegram_calls"]
+    tally.violations += received["violations"]
+    tally.tolerated_request_violations += received["tolerated_request_violations"]
+    tally.unchecked.update(received["unchecked"])
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
