@@ -15,9 +15,10 @@ with ``FLYAGENTS_REQUIRE_SPECS=1`` they fail instead. The tests that need a spec
 one reason naming every missing spec, so a run without specs reports one skip line, not one per
 test. Emulators are imported inside the fixtures so the validators' own tests never depend on them.
 
-``SLOW_SUITES`` lists the suites that take minutes (real OpenClaw runtime, fresh clone, bench
-smoke, a clean-venv install): each of their tests is marked ``slow``, so ``make test-fast``
-(``pytest -m "not slow"``) is the loop to live in and ``make test`` / CI run everything.
+``SLOW_SUITES`` lists the suites that take minutes, or over ~20 s in one test (real OpenClaw
+runtime, fresh clone, bench smoke, a clean-venv install, the offline demo): each of their tests
+is marked ``slow``, so ``make test-fast`` (``pytest -m "not slow"``) is the loop to live in and
+``make test`` / CI run everything.
 Nothing here may mock the code under test.
 """
 
@@ -59,6 +60,7 @@ SLOW_SUITES: dict[str, str] = {
     "openclaw_real": "boots the real OpenClaw runtime (Node, ~0.8 GB per gateway)",
     "e2e_real": "the real bot driving real OpenClaw agents end to end",
     "product/test_demo_real.py": "the demo with the real OpenClaw runtime",
+    "product/test_demo.py": "plays the whole offline demo as a subprocess (~25 s)",
     "product/test_fresh_clone.py": "clones the repository and installs it in a fresh venv",
     "bench": "runs the benchmark scenarios (smoke size)",
     "test_packaging.py::test_dockerfile_install_steps_work_in_a_clean_venv": (
