@@ -3,13 +3,18 @@
 
 FROM python:3.12-slim AS build
 WORKDIR /src
+# Runtime dependencies only (no dev extra), exactly as locked: requirements.lock pins every
+# package with its hashes (`make lock` writes it from pyproject.toml), so an image built later
+# has the same packages as the one tested, and a changed download fails the build.
+COPY requirements.lock ./
+RUN python -m pip install --no-cache-dir --prefix=/install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY flyclient ./flyclient
 COPY storage ./storage
 COPY emulators ./emulators
-# Runtime dependencies only (no dev extra), installed into a self-contained prefix.
-RUN python -m pip install --no-cache-dir --prefix=/install .
+# The project itself; its dependencies are all in the lock above, so none is resolved again.
+RUN python -m pip install --no-cache-dir --no-deps --prefix=/install .
 
 FROM python:3.12-slim
 RUN useradd --create-home --uid 10001 flyagents \

@@ -10,12 +10,21 @@ then tolerated, answer-side ones never are. The session ends with a one-line tal
 shows the check really ran.
 
 When a spec file is absent the emulator fixtures still run but cannot check (the tally says so);
-with ``FLYAGENTS_REQUIRE_SPECS=1`` they fail instead. Emulators are imported inside the fixtures so
-the validators' own tests never depend on them. Nothing here may mock the code under test.
+with ``FLYAGENTS_REQUIRE_SPECS=1`` they fail instead. The tests that need a spec itself (the
+``fly_spec`` / ``telegram_spec`` fixtures) are skipped in one place, ``pytest_runtest_setup``, with
+one reason naming every missing spec, so a run without specs reports one skip line, not one per
+test. Emulators are imported inside the fixtures so the validators' own tests never depend on them.
+
+``SLOW_SUITES`` lists the suites that take minutes, or over ~20 s in one test (real OpenClaw
+runtime, fresh clone, bench smoke, a clean-venv install, the offline demo): each of their tests
+is marked ``slow``, so ``make test-fast`` (``pytest -m "not slow"``) is the loop to live in and
+``make test`` / CI run everything.
+Nothing here may mock the code under test.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -25,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from contracts.fly_spec import FlySpec
 from contracts.specs_dir import (
+    SPECS_DIR_ENV,
     SpecLocation,
     locate_fly_spec,
     locate_telegram_spec,
@@ -39,7 +49,30 @@ if TYPE_CHECKING:
     from emulators.telegram import TelegramEmulator
 
 INVALID_REQUESTS_MARKER = "sends_invalid_requests"
+SLOW_MARKER = "slow"
 MAX_LISTED_VIOLATIONS = 20
+
+TESTS_ROOT = Path(__file__).resolve().parent
+
+# Suites that take minutes rather than seconds (measured with `pytest --durations`); every test
+# under these paths is marked `slow`. Path (relative to tests/) -> why it is slow.
+SLOW_SUITES: dict[str, str] = {
+    "openclaw_real": "boots the real OpenClaw runtime (Node, ~0.8 GB per gateway)",
+    "e2e_real": "the real bot driving real OpenClaw agents end to end",
+    "product/test_demo_real.py": "the demo with the real OpenClaw runtime",
+    "product/test_demo.py": "plays the whole offline demo as a subprocess (~25 s)",
+    "product/test_fresh_clone.py": "clones the repository and installs it in a fresh venv",
+    "bench": "runs the benchmark scenarios (smoke size)",
+    "test_packaging.py::test_dockerfile_install_steps_work_in_a_clean_venv": (
+        "installs the project into a clean venv"
+    ),
+}
+
+# The fixtures that hand a test the spec itself, and where each spec is looked for.
+SPEC_FIXTURES: dict[str, Callable[[], SpecLocation]] = {
+    "fly_spec": locate_fly_spec,
+    "telegram_spec": locate_telegram_spec,
+}
 
 
 @dataclass
@@ -54,15 +87,72 @@ class ContractTally:
 
 
 TALLY_KEY = pytest.StashKey[ContractTally]()
+TALLY_OUTPUT_KEY = "contract_tally"  # in a pytest-xdist worker's output to the controller
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The markers themselves are registered in pyproject.toml (with --strict-markers).
     config.stash[TALLY_KEY] = ContractTally()
-    config.addinivalue_line(
-        "markers",
-        f"{INVALID_REQUESTS_MARKER}: the test sends out-of-contract requests on purpose; "
-        "request-side contract violations answered with a 4xx are tolerated",
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    relative = item.path.relative_to(TESTS_ROOT).as_posix()
+    test_id = f"{relative}::{item.name.split('[')[0]}"
+    return any(
+        relative == suite or relative.startswith(f"{suite}/") or test_id == suite
+        for suite in SLOW_SUITES
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _is_slow(item):
+            item.add_marker(SLOW_MARKER)
+
+
+def _missing_specs_reason() -> str | None:
+    """One reason naming every absent spec, or None when all are there."""
+    locations = [locate() for locate in SPEC_FIXTURES.values()]
+    missing = [location for location in locations if not location.available]
+    if not missing:
+        return None
+    listed = ", ".join(f"{location.label} ({location.path})" for location in missing)
+    return f"not found: {listed}; set {SPECS_DIR_ENV} to the folder holding the specs"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip every test that needs an absent spec, from this one line, so the skips fold into one.
+
+    Under FLYAGENTS_REQUIRE_SPECS=1 (CI) nothing is skipped here: the spec fixtures fail instead.
+    """
+    fixtures = getattr(item, "fixturenames", ())
+    needs_absent_spec = any(
+        name in fixtures and not locate().available for name, locate in SPEC_FIXTURES.items()
+    )
+    if needs_absent_spec and not specs_required():
+        pytest.skip(_missing_specs_reason() or "")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist (`make test-fast`), a worker hands its tally to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    tally = session.config.stash.get(TALLY_KEY, None)
+    if workeroutput is not None and tally is not None:
+        workeroutput[TALLY_OUTPUT_KEY] = dataclasses.asdict(tally)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """The controller adds each finished worker's tally to its own (which checked nothing)."""
+    received = getattr(node, "workeroutput", {}).get(TALLY_OUTPUT_KEY)
+    tally = node.config.stash.get(TALLY_KEY, None)
+    if received is None or tally is None:
+        return
+    tally.fly_exchanges += received["fly_exchanges"]
+    tally.telegram_calls += received["telegram_calls"]
+    tally.violations += received["violations"]
+    tally.tolerated_request_violations += received["tolerated_request_violations"]
+    tally.unchecked.update(received["unchecked"])
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -83,3 +83,28 @@ def test_readme_configuration_table_names_every_setting() -> None:
     text = (ROOT / "README.md").read_text()
     missing = [name for name in _setting_names() if f"`{name}`" not in text]
     assert missing == [], f"README's configuration table lacks {missing}"
+
+
+def _normalised(name: str) -> str:
+    """A distribution name as PEP 503 compares them: case and runs of -_. do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_lock_file_pins_every_runtime_dependency_with_hashes() -> None:
+    """requirements.lock (what the image installs) covers pyproject's dependencies, all hashed."""
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    declared_names = {
+        _normalised(re.split(r"[\[<>=!~; ]", spec, maxsplit=1)[0]) for spec in declared
+    }
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = re.findall(
+        r"^([A-Za-z0-9][A-Za-z0-9._-]*)==\S+ \\\n((?:\s+--hash=sha256:\w+(?: \\)?\n)+)", lock, re.M
+    )
+    pinned_names = {_normalised(name) for name, _ in pins}
+    assert declared_names - pinned_names == set(), "run `make lock` after changing dependencies"
+    pinned_lines = re.findall(r"^[A-Za-z0-9][^ \n#]*==", lock, re.M)
+    assert len(pinned_lines) == len(pins), "every pinned package in the lock carries its hashes"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "--require-hashes -r requirements.lock" in dockerfile

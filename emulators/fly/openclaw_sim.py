@@ -403,39 +403,46 @@ def _config(state: OpenClawState, args: list[str]) -> CliResult:
     if sub == "get":
         if len(parsed.positionals) != 1:
             raise _UsageError("error: missing required argument 'path'")
-        path = parsed.positionals[0]
-        if path == OWNER_ALLOW_FROM:
-            if state.owner_allow_from is None:
-                return _fail(f"Config path not found: {path}\n")
-            return _ok(json.dumps(state.owner_allow_from, indent=2) + "\n")
-        if path == MODEL_PRIMARY:
-            return _ok(f"{state.model}\n")
-        if path in state.extra_config:
-            value = state.extra_config[path]
-            return _ok((value if isinstance(value, str) else json.dumps(value, indent=2)) + "\n")
-        return _fail(f"Config path not found: {path}\n")
+        return _config_get(state, parsed.positionals[0])
     if sub == "set":
         if len(parsed.positionals) != 2:
             raise _UsageError("error: missing required argument 'value'")
         path, raw = parsed.positionals
-        if path == OWNER_ALLOW_FROM:
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                value = None
-            if not isinstance(value, list) or not all(
-                isinstance(v, str | int) and not isinstance(v, bool) for v in value
-            ):
-                return _command_failed(
-                    f"Invalid value for {path}: expected a JSON array of strings."
-                )
-            state.owner_allow_from = [str(v) for v in value]
-        elif path == MODEL_PRIMARY:
-            state.model = raw
-        else:
-            try:
-                state.extra_config[path] = json.loads(raw)
-            except json.JSONDecodeError:
-                state.extra_config[path] = raw
-        return _ok(f"Updated {path}. No gateway restart needed.\n")
+        return _config_set(state, path, raw)
     raise _UsageError(f"error: unknown command '{sub}'")
+
+
+def _config_get(state: OpenClawState, path: str) -> CliResult:
+    """`openclaw config get PATH`."""
+    if path == OWNER_ALLOW_FROM:
+        if state.owner_allow_from is None:
+            return _fail(f"Config path not found: {path}\n")
+        return _ok(json.dumps(state.owner_allow_from, indent=2) + "\n")
+    if path == MODEL_PRIMARY:
+        return _ok(f"{state.model}\n")
+    if path in state.extra_config:
+        value = state.extra_config[path]
+        return _ok((value if isinstance(value, str) else json.dumps(value, indent=2)) + "\n")
+    return _fail(f"Config path not found: {path}\n")
+
+
+def _config_set(state: OpenClawState, path: str, raw: str) -> CliResult:
+    """`openclaw config set PATH VALUE`: VALUE is JSON where it parses, else the raw text."""
+    if path == OWNER_ALLOW_FROM:
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, list) or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in value
+        ):
+            return _command_failed(f"Invalid value for {path}: expected a JSON array of strings.")
+        state.owner_allow_from = [str(v) for v in value]
+    elif path == MODEL_PRIMARY:
+        state.model = raw
+    else:
+        try:
+            state.extra_config[path] = json.loads(raw)
+        except json.JSONDecodeError:
+            state.extra_config[path] = raw
+    return _ok(f"Updated {path}. No gateway restart needed.\n")

@@ -96,88 +96,108 @@ def _read_variable(script: str, index: int) -> tuple[str, int]:
     return script[index:end], end
 
 
+class _Words:
+    """The words of a script as they are read: those finished, and the one being built."""
+
+    def __init__(self) -> None:
+        self.finished: list[str] = []
+        self._current: list[str] = []
+        self._in_word = False
+
+    def add(self, text: str) -> None:
+        """TEXT joins the current word (an empty quoted string still makes a word)."""
+        self._current.append(text)
+        self._in_word = True
+
+    def add_fields(self, value: str) -> None:
+        """An unquoted expansion, split into fields as sh does; the first joins the current word."""
+        for position, piece in enumerate(value.split()):
+            if position > 0:
+                self.finish()
+            self.add(piece)
+
+    def finish(self) -> None:
+        if self._in_word:
+            self.finished.append("".join(self._current))
+        self._current = []
+        self._in_word = False
+
+    def separate(self) -> None:
+        """`&&` or `;`: the end of one command."""
+        self.finish()
+        self.finished.append(_SEPARATOR)
+
+
+def _read_single_quoted(script: str, index: int) -> tuple[str, int]:
+    """The text of the '...' opening at INDEX, and the index after its closing quote."""
+    end = script.find("'", index + 1)
+    if end == -1:
+        raise _ShellSyntaxError("Syntax error: Unterminated quoted string")
+    return script[index + 1 : end], end + 1
+
+
+def _read_double_quoted(
+    script: str, index: int, positionals: list[str], env: dict[str, str]
+) -> tuple[str, int]:
+    """The expanded text of the "..." whose content starts at INDEX, and the index after it."""
+    text: list[str] = []
+    while True:
+        if index >= len(script):
+            raise _ShellSyntaxError("Syntax error: Unterminated quoted string")
+        inner = script[index]
+        if inner == '"':
+            return "".join(text), index + 1
+        if inner == "\\" and index + 1 < len(script) and script[index + 1] in '"\\$`':
+            text.append(script[index + 1])
+            index += 2
+        elif inner == "$":
+            name, index = _read_variable(script, index + 1)
+            text.append(_expand(name, positionals, env) if name else "$")
+        elif inner == "`":
+            raise _ShellSyntaxError('Syntax error: "`" unexpected')
+        else:
+            text.append(inner)
+            index += 1
+
+
 def tokenize(script: str, positionals: list[str], env: dict[str, str]) -> list[str]:
     """Words of SCRIPT after quote removal and expansion; `_SEPARATOR` marks `&&` and `;`."""
-    words: list[str] = []
-    current: list[str] = []
-    in_word = False
+    words = _Words()
     index = 0
-
-    def finish() -> None:
-        nonlocal current, in_word
-        if in_word:
-            words.append("".join(current))
-        current = []
-        in_word = False
-
     while index < len(script):
         char = script[index]
         if char in " \t\n":
-            finish()
+            words.finish()
             index += 1
         elif char == "'":
-            end = script.find("'", index + 1)
-            if end == -1:
-                raise _ShellSyntaxError("Syntax error: Unterminated quoted string")
-            current.append(script[index + 1 : end])
-            in_word = True
-            index = end + 1
+            text, index = _read_single_quoted(script, index)
+            words.add(text)
         elif char == '"':
-            index += 1
-            in_word = True
-            while True:
-                if index >= len(script):
-                    raise _ShellSyntaxError("Syntax error: Unterminated quoted string")
-                inner = script[index]
-                if inner == '"':
-                    index += 1
-                    break
-                if inner == "\\" and index + 1 < len(script) and script[index + 1] in '"\\$`':
-                    current.append(script[index + 1])
-                    index += 2
-                elif inner == "$":
-                    name, index = _read_variable(script, index + 1)
-                    current.append(_expand(name, positionals, env) if name else "$")
-                elif inner == "`":
-                    raise _ShellSyntaxError('Syntax error: "`" unexpected')
-                else:
-                    current.append(inner)
-                    index += 1
+            text, index = _read_double_quoted(script, index + 1, positionals, env)
+            words.add(text)
         elif char == "\\":
             if index + 1 < len(script):
-                current.append(script[index + 1])
-                in_word = True
+                words.add(script[index + 1])
             index += 2
         elif char == "$":
             name, index = _read_variable(script, index + 1)
-            if not name:
-                current.append("$")
-                in_word = True
-                continue
-            value = _expand(name, positionals, env)
-            # Unquoted expansion is split into fields, as sh does.
-            pieces = value.split()
-            for position, piece in enumerate(pieces):
-                if position > 0:
-                    finish()
-                current.append(piece)
-                in_word = True
+            if name:
+                words.add_fields(_expand(name, positionals, env))
+            else:
+                words.add("$")
         elif char == ";":
-            finish()
-            words.append(_SEPARATOR)
+            words.separate()
             index += 1
         elif char == "&" and script.startswith("&&", index):
-            finish()
-            words.append(_SEPARATOR)
+            words.separate()
             index += 2
         elif char in _UNSUPPORTED:
             raise _ShellSyntaxError(f'Syntax error: "{char}" unexpected')
         else:
-            current.append(char)
-            in_word = True
+            words.add(char)
             index += 1
-    finish()
-    return words
+    words.finish()
+    return words.finished
 
 
 def _split_commands(words: list[str]) -> list[list[str]]:

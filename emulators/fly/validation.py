@@ -220,38 +220,44 @@ def _check_services(services: Any) -> None:
     if not isinstance(services, list):
         raise bad_request("invalid config.services: expected an array")
     for index, service in enumerate(services):
-        field = f"config.services[{index}]"
-        if not isinstance(service, dict):
-            raise bad_request(f"invalid {field}: expected an object")
-        protocol = service.get("protocol", "tcp")
-        if protocol not in SERVICE_PROTOCOLS:
-            raise unprocessable(f"invalid {field}.protocol {protocol!r}: must be tcp or udp")
-        _check_port(service.get("internal_port"), f"{field}.internal_port", required=True)
-        ports = service.get("ports", [])
-        if not isinstance(ports, list):
-            raise bad_request(f"invalid {field}.ports: expected an array")
-        for port_index, port in enumerate(ports):
-            if not isinstance(port, dict):
-                raise bad_request(f"invalid {field}.ports[{port_index}]: expected an object")
-            _check_port(port.get("port"), f"{field}.ports[{port_index}].port", required=False)
-            handlers = port.get("handlers", [])
-            if not isinstance(handlers, list) or not all(isinstance(h, str) for h in handlers):
-                raise bad_request(f"invalid {field}.ports[{port_index}].handlers")
-        autostop = service.get("autostop")
-        if (
-            autostop is not None
-            and not isinstance(autostop, bool)
-            and (autostop not in AUTOSTOP_VALUES)
-        ):
-            raise unprocessable(f"invalid {field}.autostop {autostop!r}")
-        autostart = service.get("autostart")
-        if autostart is not None and not isinstance(autostart, bool):
-            raise bad_request(f"invalid {field}.autostart: expected a boolean")
-        checks = service.get("checks", [])
-        if not isinstance(checks, list):
-            raise bad_request(f"invalid {field}.checks: expected an array")
-        for check_index, check in enumerate(checks):
-            _check_one_check(check, f"{field}.checks[{check_index}]", port_required=False)
+        _check_service(service, f"config.services[{index}]")
+
+
+def _check_service(service: Any, field: str) -> None:
+    if not isinstance(service, dict):
+        raise bad_request(f"invalid {field}: expected an object")
+    protocol = service.get("protocol", "tcp")
+    if protocol not in SERVICE_PROTOCOLS:
+        raise unprocessable(f"invalid {field}.protocol {protocol!r}: must be tcp or udp")
+    _check_port(service.get("internal_port"), f"{field}.internal_port", required=True)
+    _check_service_ports(service.get("ports", []), field)
+    autostop = service.get("autostop")
+    if (
+        autostop is not None
+        and not isinstance(autostop, bool)
+        and (autostop not in AUTOSTOP_VALUES)
+    ):
+        raise unprocessable(f"invalid {field}.autostop {autostop!r}")
+    autostart = service.get("autostart")
+    if autostart is not None and not isinstance(autostart, bool):
+        raise bad_request(f"invalid {field}.autostart: expected a boolean")
+    checks = service.get("checks", [])
+    if not isinstance(checks, list):
+        raise bad_request(f"invalid {field}.checks: expected an array")
+    for check_index, check in enumerate(checks):
+        _check_one_check(check, f"{field}.checks[{check_index}]", port_required=False)
+
+
+def _check_service_ports(ports: Any, field: str) -> None:
+    if not isinstance(ports, list):
+        raise bad_request(f"invalid {field}.ports: expected an array")
+    for port_index, port in enumerate(ports):
+        if not isinstance(port, dict):
+            raise bad_request(f"invalid {field}.ports[{port_index}]: expected an object")
+        _check_port(port.get("port"), f"{field}.ports[{port_index}].port", required=False)
+        handlers = port.get("handlers", [])
+        if not isinstance(handlers, list) or not all(isinstance(h, str) for h in handlers):
+            raise bad_request(f"invalid {field}.ports[{port_index}].handlers")
 
 
 def _check_stop_config(stop_config: Any) -> None:
@@ -413,9 +419,7 @@ class CreateVolumeRequest:
     require_unique_zone: bool
 
 
-def validate_create_volume(body: Any) -> CreateVolumeRequest:
-    request = _require_object(body)
-    name = request.get("name")
+def _volume_name(name: Any) -> str:
     if not isinstance(name, str) or not name:
         raise bad_request("invalid name: a volume name is required")
     if len(name) > MAX_VOLUME_NAME or not _VOLUME_NAME.fullmatch(name):
@@ -423,21 +427,36 @@ def validate_create_volume(body: Any) -> CreateVolumeRequest:
             f"invalid volume name {name!r}: at most {MAX_VOLUME_NAME} characters, "
             "only lower-case letters, digits and underscores"
         )
-    region = request.get("region")
+    return name
+
+
+def _volume_region(region: Any) -> str:
     if not isinstance(region, str) or not region:
         raise bad_request("invalid region: a region is required")
     if not _REGION.fullmatch(region):
         raise bad_request(f"invalid region {region!r}")
-    snapshot = _optional_str(request, "snapshot_id")
-    source = _optional_str(request, "source_volume_id")
-    size = request.get("size_gb")
+    return region
+
+
+def _check_volume_size(size: Any, *, copied: bool) -> None:
+    """A size is required unless the volume is a copy (of a snapshot or another volume)."""
     if size is None:
-        if snapshot is None and source is None:
+        if not copied:
             raise bad_request("invalid size_gb: a size is required")
     elif not _is_int(size):
         raise bad_request("invalid size_gb: expected an integer")
     elif not 1 <= size <= MAX_VOLUME_GB:
         raise bad_request(f"invalid size_gb {size}: must be between 1 and {MAX_VOLUME_GB}")
+
+
+def validate_create_volume(body: Any) -> CreateVolumeRequest:
+    request = _require_object(body)
+    name = _volume_name(request.get("name"))
+    region = _volume_region(request.get("region"))
+    snapshot = _optional_str(request, "snapshot_id")
+    source = _optional_str(request, "source_volume_id")
+    size = request.get("size_gb")
+    _check_volume_size(size, copied=snapshot is not None or source is not None)
     encrypted = request.get("encrypted", True)
     if not isinstance(encrypted, bool):
         raise bad_request("invalid encrypted: expected a boolean")

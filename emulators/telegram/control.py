@@ -223,26 +223,7 @@ class ControlApi:
         if unknown:
             raise ControlError(400, f"unknown fault kinds: {unknown}")
         try:
-            if body.get("clear") is True:
-                world.faults.clear()
-            if body.get("release_delays") is True:
-                world.faults.release_delays()
-            for kind in ("rate_limit", "server_error", "delay"):
-                if kind in body:
-                    world.faults.add_counted(kind, body[kind], bot_id)
-            if "blocked_user" in body:
-                world.faults.set_block(body["blocked_user"], bot_id, "blocked")
-            if "deactivated_user" in body:
-                world.faults.set_block(body["deactivated_user"], bot_id, "deactivated")
-            if "unblock_user" in body:
-                world.faults.set_block(body["unblock_user"], bot_id, None)
-            if "down" in body:
-                world.faults.set_outage(body["down"], world.monotonic())
-            if "flood_control" in body:
-                settings = body["flood_control"]
-                if not isinstance(settings, Mapping):
-                    raise ValueError("flood_control must be an object")
-                world.flood.configure(world.flood.limits.updated(settings))
+            _apply_faults(world, body, bot_id)
         except ValueError as error:
             raise ControlError(400, str(error)) from None
         return _json(self._faults_json())
@@ -258,3 +239,27 @@ class ControlApi:
     async def post_reset(self, request: web.Request) -> web.Response:
         self.world.reset()
         return _json({"ok": True})
+
+
+def _apply_faults(world: World, body: Mapping[str, Any], bot_id: int | None) -> None:
+    """Carry out a faults request (ValueError for a malformed one)."""
+    if body.get("clear") is True:
+        world.faults.clear()
+    if body.get("release_delays") is True:
+        world.faults.release_delays()
+    for kind in ("rate_limit", "server_error", "delay"):
+        if kind in body:
+            world.faults.add_counted(kind, body[kind], bot_id)
+    if "blocked_user" in body:
+        world.faults.set_block(body["blocked_user"], bot_id, "blocked")
+    if "deactivated_user" in body:
+        world.faults.set_block(body["deactivated_user"], bot_id, "deactivated")
+    if "unblock_user" in body:
+        world.faults.set_block(body["unblock_user"], bot_id, None)
+    if "down" in body:
+        world.faults.set_outage(body["down"], world.monotonic())
+    if "flood_control" in body:
+        settings = body["flood_control"]
+        if not isinstance(settings, Mapping):
+            raise ValueError("flood_control must be an object")
+        world.flood.configure(world.flood.limits.updated(settings))

@@ -167,6 +167,15 @@ class _HtmlParser:
         if name not in _SUPPORTED_TAGS:
             raise MarkupError(f'Unsupported start tag "{name}" at byte offset {at}')
         tag = _OpenTag(name, "", False, None, None, self.utf16, len(self.out))
+        index = self._attributes(tag, index, at)
+        if name == "span" and tag.argument != "spoiler":
+            raise MarkupError(f'Tag "span" must have class "tg-spoiler" at byte offset {at}')
+        self.stack.append(tag)
+        return index + 1
+
+    def _attributes(self, tag: _OpenTag, index: int, at: int) -> int:
+        """Read TAG's attributes from INDEX up to its `>`, whose index it returns."""
+        src, size, name = self.src, self.size, tag.name
         while True:
             index = self._skip_spaces(index)
             if index >= size:
@@ -191,10 +200,7 @@ class _HtmlParser:
             if index >= size:
                 raise MarkupError(f"Unclosed start tag at byte offset {at}")
             self._apply_attribute(tag, attribute, value)
-        if name == "span" and tag.argument != "spoiler":
-            raise MarkupError(f'Tag "span" must have class "tg-spoiler" at byte offset {at}')
-        self.stack.append(tag)
-        return index + 1
+        return index
 
     def _attribute_value(self, index: int) -> tuple[str, int]:
         src, size = self.src, self.size

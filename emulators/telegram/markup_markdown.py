@@ -344,27 +344,42 @@ def parse_markdown(src: str) -> tuple[str, list[Entity]]:
             raise MarkupError(f"Can't find end of the entity starting at byte offset {byte[begin]}")
         length = utf16 - offset
         if length > 0:
-            if char == "_":
-                entities.append(Entity("italic", offset, length))
-            elif char == "*":
-                entities.append(Entity("bold", offset, length))
-            elif char == "`":
-                entities.append(
-                    Entity("pre" if is_pre else "code", offset, length, language=language or None)
-                )
+            if char == "[":
+                target, index = _link_target(src, index, "".join(out[text_start:]))
+                entity = _link_entity(target, offset, length)
             else:
-                if index + 1 < size and src[index + 1] == "(":
-                    close = src.find(")", index + 2)
-                    target = src[index + 2 : close if close != -1 else size]
-                    index = close if close != -1 else size - 1
-                else:
-                    target = "".join(out[text_start:])
-                user_id = mentioned_user_id(target)
-                if user_id is not None:
-                    entities.append(Entity("text_mention", offset, length, user={"id": user_id}))
-                else:
-                    url = checked_link(target)
-                    if url is not None:
-                        entities.append(Entity("text_link", offset, length, url=url))
+                entity = _styled_entity(char, offset, length, is_pre, language)
+            if entity is not None:
+                entities.append(entity)
         index += 3 if is_pre else 1
     return "".join(out), entities
+
+
+def _styled_entity(char: str, offset: int, length: int, is_pre: bool, language: str) -> Entity:
+    """The entity that `_`, `*` or a backtick (fence) opened."""
+    if char == "_":
+        return Entity("italic", offset, length)
+    if char == "*":
+        return Entity("bold", offset, length)
+    return Entity("pre" if is_pre else "code", offset, length, language=language or None)
+
+
+def _link_target(src: str, close_bracket: int, text: str) -> tuple[str, int]:
+    """A `[text](target)` link's target and the index of its `)`, or `[text]`'s own text."""
+    size = len(src)
+    if close_bracket + 1 < size and src[close_bracket + 1] == "(":
+        close = src.find(")", close_bracket + 2)
+        target = src[close_bracket + 2 : close if close != -1 else size]
+        return target, close if close != -1 else size - 1
+    return text, close_bracket
+
+
+def _link_entity(target: str, offset: int, length: int) -> Entity | None:
+    """A mention of a user by id, a link, or nothing when the target is neither."""
+    user_id = mentioned_user_id(target)
+    if user_id is not None:
+        return Entity("text_mention", offset, length, user={"id": user_id})
+    url = checked_link(target)
+    if url is not None:
+        return Entity("text_link", offset, length, url=url)
+    return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,48 +73,60 @@ def _type_error(field: Field) -> BotApiError:
     return bad_request(f'field "{field.name}" must be of type {field.kind.value}')
 
 
-def _coerce(field: Field, value: Any) -> Any:
-    kind = field.kind
-    if kind is Kind.INTEGER:
-        if isinstance(value, bool):
-            raise _type_error(field)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and _DECIMAL.match(value.strip()):
-            return int(value.strip())
+def _coerce_integer(field: Field, value: Any) -> int:
+    if isinstance(value, bool):
         raise _type_error(field)
-    if kind is Kind.STRING:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return str(value)
-        raise _type_error(field)
-    if kind is Kind.BOOLEAN:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in ("true", "1", "false", "0"):
-            return value.strip().lower() in ("true", "1")
-        raise _type_error(field)
-    if kind is Kind.FLOAT:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str) and _FLOAT.match(value.strip()):
-            return float(value.strip())
-        raise _type_error(field)
-    if kind is Kind.CHAT_ID:
-        return coerce_chat_id(value, field)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _DECIMAL.match(value.strip()):
+        return int(value.strip())
+    raise _type_error(field)
+
+
+def _coerce_string(field: Field, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise _type_error(field)
+
+
+def _coerce_boolean(field: Field, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "false", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise _type_error(field)
+
+
+def _coerce_float(field: Field, value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and _FLOAT.match(value.strip()):
+        return float(value.strip())
+    raise _type_error(field)
+
+
+def _coerce_json(field: Field, value: Any) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
         except ValueError:
             raise bad_request(field.unparsable or f"can't parse {field.name} JSON object") from None
     return value
+
+
+def _coerce(field: Field, value: Any) -> Any:
+    """VALUE as FIELD's kind, the way the Bot API converts it (a JSON field: parsed if a string)."""
+    if field.kind is Kind.CHAT_ID:
+        return coerce_chat_id(value, field)
+    return _COERCERS.get(field.kind, _coerce_json)(field, value)
 
 
 def coerce_chat_id(value: Any, field: Field | None = None) -> int | str:
@@ -132,6 +144,14 @@ def coerce_chat_id(value: Any, field: Field | None = None) -> int | str:
             return stripped
         raise bad_request("chat not found")
     raise _type_error(field)
+
+
+_COERCERS: dict[Kind, Callable[[Field, Any], Any]] = {
+    Kind.INTEGER: _coerce_integer,
+    Kind.STRING: _coerce_string,
+    Kind.BOOLEAN: _coerce_boolean,
+    Kind.FLOAT: _coerce_float,
+}
 
 
 def _absent(value: Any) -> bool:

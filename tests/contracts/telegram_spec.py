@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,32 +277,10 @@ class TelegramSpec:
 
     def _match_json(self, value: Any, type_name: str, where: str) -> _Match:
         if type_name.startswith(ARRAY_PREFIX):
-            if not isinstance(value, list):
-                return _mismatch(where, type_name, value)
-            item_type = type_name[len(ARRAY_PREFIX) :]
-            errors: list[str] = []
-            for index, item in enumerate(value):
-                if item is None:
-                    errors.append(f"{where}[{index}]: null is not a {item_type}")
-                    continue
-                errors.extend(
-                    self._match_any(item, (item_type,), f"{where}[{index}]", JSON_ENCODING).errors
-                )
-            return _Match(tuple(errors), True)
-        if type_name == INTEGER:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            return _Match((), True) if ok else _mismatch(where, type_name, value)
-        if type_name == FLOAT:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            return _Match((), True) if ok else _mismatch(where, type_name, value)
-        if type_name == BOOLEAN:
-            return (
-                _Match((), True) if isinstance(value, bool) else _mismatch(where, type_name, value)
-            )
-        if type_name == STRING:
-            return (
-                _Match((), True) if isinstance(value, str) else _mismatch(where, type_name, value)
-            )
+            return self._match_array(value, type_name, where)
+        scalar_check = _SCALAR_CHECKS.get(type_name)
+        if scalar_check is not None:
+            return _Match((), True) if scalar_check(value) else _mismatch(where, type_name, value)
         if type_name == INPUT_FILE:
             return _mismatch(where, "InputFile (a multipart upload)", value)
         spec = self._types.get(type_name)
@@ -310,23 +288,43 @@ class TelegramSpec:
             return _Match((f"{where}: the spec has no type {type_name!r}",), False)
         subtypes = spec.get("subtypes")
         if subtypes:
-            chosen = self._variants_named_by(value, subtypes)
-            if chosen is not None and not chosen:
-                variants = ", ".join(sorted(self._variant_tags(subtypes)))
-                return _Match(
-                    (f"{where}: no {type_name} variant is tagged so (known: {variants})",), True
-                )
-            match = self._match_any(value, tuple(chosen or subtypes), where, JSON_ENCODING)
-            if match.errors and not match.shaped:
-                got = _describe(value)
-                return _Match(
-                    (f"{where}: expected a {type_name} ({' or '.join(subtypes)}), got {got}",),
-                    False,
-                )
-            return match
+            return self._match_variants(value, type_name, subtypes, where)
         if not isinstance(value, dict):
             return _mismatch(where, type_name, value)
         return _Match(tuple(self._object_errors(value, type_name, where)), True)
+
+    def _match_array(self, value: Any, type_name: str, where: str) -> _Match:
+        if not isinstance(value, list):
+            return _mismatch(where, type_name, value)
+        item_type = type_name[len(ARRAY_PREFIX) :]
+        errors: list[str] = []
+        for index, item in enumerate(value):
+            if item is None:
+                errors.append(f"{where}[{index}]: null is not a {item_type}")
+                continue
+            errors.extend(
+                self._match_any(item, (item_type,), f"{where}[{index}]", JSON_ENCODING).errors
+            )
+        return _Match(tuple(errors), True)
+
+    def _match_variants(
+        self, value: Any, type_name: str, subtypes: Sequence[str], where: str
+    ) -> _Match:
+        """VALUE against a union type: the variant its tag names, else any of them."""
+        chosen = self._variants_named_by(value, subtypes)
+        if chosen is not None and not chosen:
+            variants = ", ".join(sorted(self._variant_tags(subtypes)))
+            return _Match(
+                (f"{where}: no {type_name} variant is tagged so (known: {variants})",), True
+            )
+        match = self._match_any(value, tuple(chosen or subtypes), where, JSON_ENCODING)
+        if match.errors and not match.shaped:
+            got = _describe(value)
+            return _Match(
+                (f"{where}: expected a {type_name} ({' or '.join(subtypes)}), got {got}",),
+                False,
+            )
+        return match
 
     def _variants_named_by(self, value: Any, subtypes: Sequence[str]) -> list[str] | None:
         """The variants whose discriminator the value carries; None when variants have no tags."""
@@ -393,51 +391,64 @@ class TelegramSpec:
             return [f"answer is not a JSON object: {_describe(answer)}"]
         ok = answer.get("ok")
         if ok is True:
-            errors = [
-                f"unexpected envelope member {k!r}"
-                for k in answer
-                if k not in SUCCESS_ENVELOPE_KEYS
-            ]
-            if status != 200:
-                errors.append(f"successful answer with HTTP status {status}")
-            if "description" in answer and not isinstance(answer["description"], str):
-                errors.append(
-                    f"description: expected String, got {_describe(answer['description'])}"
-                )
-            if "result" not in answer:
-                errors.append("successful answer without a result")
-            elif method is not None:
-                returns = tuple(method.get("returns", ()))
-                if returns:
-                    result = answer["result"]
-                    if result is None:
-                        errors.append("result: null is not a value")
-                    else:
-                        errors.extend(
-                            self._match_any(result, returns, "result", JSON_ENCODING).errors
-                        )
-            return errors
+            return self._success_errors(method, answer, status)
         if ok is False:
-            errors = [
-                f"unexpected envelope member {k!r}" for k in answer if k not in ERROR_ENVELOPE_KEYS
-            ]
-            code = answer.get("error_code")
-            if not isinstance(code, int) or isinstance(code, bool):
-                errors.append(f"error_code: expected Integer, got {_describe(code)}")
-            elif code != status:
-                errors.append(f"error_code {code} differs from the HTTP status {status}")
-            if not isinstance(answer.get("description"), str):
-                errors.append(
-                    f"description: expected String, got {_describe(answer.get('description'))}"
-                )
-            if "parameters" in answer:
-                errors.extend(
-                    self._match_any(
-                        answer["parameters"], ("ResponseParameters",), "parameters", JSON_ENCODING
-                    ).errors
-                )
-            return errors
+            return self._failure_errors(answer, status)
         return [f"ok: expected Boolean, got {_describe(ok)}"]
+
+    def _success_errors(
+        self, method: Mapping[str, Any] | None, answer: Mapping[str, Any], status: Any
+    ) -> list[str]:
+        """What is wrong with an `"ok": true` answer: its envelope, and its result's type."""
+        errors = [
+            f"unexpected envelope member {k!r}" for k in answer if k not in SUCCESS_ENVELOPE_KEYS
+        ]
+        if status != 200:
+            errors.append(f"successful answer with HTTP status {status}")
+        if "description" in answer and not isinstance(answer["description"], str):
+            errors.append(f"description: expected String, got {_describe(answer['description'])}")
+        if "result" not in answer:
+            errors.append("successful answer without a result")
+        elif method is not None:
+            returns = tuple(method.get("returns", ()))
+            if returns:
+                result = answer["result"]
+                if result is None:
+                    errors.append("result: null is not a value")
+                else:
+                    errors.extend(self._match_any(result, returns, "result", JSON_ENCODING).errors)
+        return errors
+
+    def _failure_errors(self, answer: Mapping[str, Any], status: Any) -> list[str]:
+        """What is wrong with an `"ok": false` answer: its envelope, code and parameters."""
+        errors = [
+            f"unexpected envelope member {k!r}" for k in answer if k not in ERROR_ENVELOPE_KEYS
+        ]
+        code = answer.get("error_code")
+        if not isinstance(code, int) or isinstance(code, bool):
+            errors.append(f"error_code: expected Integer, got {_describe(code)}")
+        elif code != status:
+            errors.append(f"error_code {code} differs from the HTTP status {status}")
+        if not isinstance(answer.get("description"), str):
+            errors.append(
+                f"description: expected String, got {_describe(answer.get('description'))}"
+            )
+        if "parameters" in answer:
+            errors.extend(
+                self._match_any(
+                    answer["parameters"], ("ResponseParameters",), "parameters", JSON_ENCODING
+                ).errors
+            )
+        return errors
+
+
+# The JSON scalar types: whether a decoded value is one (a bool is no number in the Bot API).
+_SCALAR_CHECKS: dict[str, Callable[[Any], bool]] = {
+    INTEGER: lambda value: isinstance(value, int) and not isinstance(value, bool),
+    FLOAT: lambda value: isinstance(value, int | float) and not isinstance(value, bool),
+    BOOLEAN: lambda value: isinstance(value, bool),
+    STRING: lambda value: isinstance(value, str),
+}
 
 
 def _mismatch(where: str, expected: str, value: Any) -> _Match:

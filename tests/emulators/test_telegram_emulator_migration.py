@@ -15,7 +15,7 @@ from telegram.error import ChatMigrated
 from emulators.telegram import FloodLimits, TelegramEmulator
 
 TOKEN = "3456789:" + "m" * 35
-ANN = {"id": 1001, "first_name": "Ann"}
+ANN: dict[str, Any] = {"id": 1001, "first_name": "Ann"}
 GROUP_ID = -4242
 GROUP = {"id": GROUP_ID, "type": "group", "title": "Ops"}
 DEFAULT_SUPERGROUP_ID = -1000000004242
@@ -139,7 +139,8 @@ async def test_every_call_naming_the_old_group_answers_telegrams_400_with_the_ne
 async def test_the_bot_gets_the_service_messages_of_both_chats_in_order(
     client: httpx.AsyncClient,
 ) -> None:
-    answer = (await migrate(client, **{"from": ANN})).json()
+    sender: dict[str, Any] = {"from": ANN}  # `from` is a keyword: passed as **
+    answer = (await migrate(client, **sender)).json()
     assert all(isinstance(update_id, int) for update_id in answer["update_ids"])
     updates = (await call(client, "getUpdates")).json()["result"]
     assert [u["update_id"] for u in updates] == answer["update_ids"]

@@ -59,7 +59,7 @@ def make_defaults(**changes: Any) -> FleetDefaults:
     from pydantic import SecretStr
 
     secret_fields = {"fly_token", "service_key", "llm_api_key", "openai_api_key"}
-    prepared = {
+    prepared: dict[str, Any] = {
         k: (SecretStr(v) if k in secret_fields and isinstance(v, str) else v)
         for k, v in changes.items()
     }

@@ -81,7 +81,7 @@ async def test_deprovision_removes_machine_and_volume_and_frees_the_user(fleet: 
     agent = (await fleet.provision()).agent
     removed = await fleet.service.deprovision_agent_machine(agent.id, actor=ADMIN)
     assert any(agent.machine_id in item for item in removed)
-    assert any(agent.volume_id in item for item in removed)  # type: ignore[operator]
+    assert any(agent.volume_id in item for item in removed)
     assert await fleet.machines() == []
     assert await fleet.volumes() == []
     record = await fleet.store.agents.get(agent.id)

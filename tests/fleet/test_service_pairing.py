@@ -10,6 +10,8 @@ from fleet_harness import ADMIN, Fleet, build_fleet
 from bot.fleet.errors import FleetError
 from bot.fleet.pairing_executor import PairingOutcome
 from bot.fleet.validation import InvalidInput
+from emulators.fly import FlyEmulator
+from storage import Store
 from storage.models import PairingState, StuckResolution
 
 USER_A = 2002
@@ -145,8 +147,8 @@ async def test_hostile_model_ids_never_reach_exec(fleet: Fleet, model: str) -> N
 
 
 async def test_a_hung_approve_is_stuck_then_restart_and_exactly_one_retry(
-    fly_emulator, store
-) -> None:  # type: ignore[no-untyped-def]
+    fly_emulator: FlyEmulator, store: Store
+) -> None:
     fleet = await build_fleet(fly_emulator, store, exec_timeout_s=10)
     try:
         agent = await _agent_for(fleet)
@@ -180,8 +182,8 @@ async def test_a_hung_approve_is_stuck_then_restart_and_exactly_one_retry(
 
 
 async def test_a_lost_answer_whose_command_completed_is_recognised_after_restart(
-    fly_emulator, store
-) -> None:  # type: ignore[no-untyped-def]
+    fly_emulator: FlyEmulator, store: Store
+) -> None:
     fleet = await build_fleet(fly_emulator, store, exec_timeout_s=10)
     try:
         agent = await _agent_for(fleet)

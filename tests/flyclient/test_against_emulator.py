@@ -352,7 +352,7 @@ async def test_snapshot_restores_into_a_new_volume(fly: FlyClient) -> None:
 
     restored = await fly.create_volume("agent_a1_restored", "ams", 1, snapshot_id=usable.id)
     assert restored.state == "restoring"
-    state = restored.state
+    state: str | None = restored.state
     for _ in range(200):
         state = (await fly.get_volume(restored.id)).state
         if state == "created":
@@ -395,7 +395,7 @@ async def test_logs_page_forward_with_next_token(fly: FlyClient) -> None:
     # after new lines were seen. Every page must hold only lines not seen before, and an empty
     # page must hand back the same token.
     seen = {entry.id for entry in first.entries}
-    token = first.next_token
+    token: str | None = first.next_token
     new_lines = 0
     for _ in range(500):
         page = await fly.get_logs(machine.id, next_token=token)

@@ -38,7 +38,10 @@ OLDER_PIN_FILE = REPO_ROOT / ".ci" / "openclaw-older-version"
 CACHE_ENV = "FLYAGENTS_OPENCLAW_CACHE"
 REQUIRE_ENV = "FLYAGENTS_REQUIRE_OPENCLAW"
 DEFAULT_CACHE = REPO_ROOT / ".openclaw-cache"
-INSTALL_HINT = "run scripts/install-openclaw.sh"
+# `make test` runs the install script itself whenever npm is on the PATH.
+INSTALL_HINT = (
+    "install npm (e.g. apt-get install npm) and run `make test`, or run scripts/install-openclaw.sh"
+)
 MAX_RUNNING_GATEWAYS = 3
 REQUIRED_NODE_MAJOR = 24
 
@@ -284,7 +287,7 @@ class RealFleet:
         assert answer.status_code == 200, answer.text
 
         async def stopped() -> bool:
-            return (await self.machine(machine_id))["state"] == "stopped"
+            return bool((await self.machine(machine_id))["state"] == "stopped")
 
         await eventually(stopped, deadline_s=60, what=f"machine {machine_id} stopped")
 

@@ -103,7 +103,7 @@ async def test_exec_runs_only_the_openclaw_cli_from_the_configured_app_dir(
         machine_id = created.json()["id"]
 
         async def started() -> bool:
-            return (await api.get(f"/machines/{machine_id}")).json()["state"] == "started"
+            return bool((await api.get(f"/machines/{machine_id}")).json()["state"] == "started")
 
         await eventually(started, deadline_s=30, what="machine started")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -56,8 +57,8 @@ async def test_a_bad_config_lists_every_problem(monkeypatch: pytest.MonkeyPatch)
 
 
 async def test_half_of_the_fleet_fly_pair_is_refused_naming_both(
-    monkeypatch: pytest.MonkeyPatch, telegram_emulator: TelegramEmulator, fly_emulator
-) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, telegram_emulator: TelegramEmulator, fly_emulator: FlyEmulator
+) -> None:
     _good_env(monkeypatch, telegram_emulator, fly_emulator)
     monkeypatch.delenv("FLY_APP_NAME")
     lines = await run_checks()
@@ -67,8 +68,8 @@ async def test_half_of_the_fleet_fly_pair_is_refused_naming_both(
 
 
 async def test_without_a_fleet_fly_app_check_passes_and_says_tenants_need_their_own(
-    monkeypatch: pytest.MonkeyPatch, telegram_emulator: TelegramEmulator, fly_emulator
-) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, telegram_emulator: TelegramEmulator, fly_emulator: FlyEmulator
+) -> None:
     _good_env(monkeypatch, telegram_emulator, fly_emulator)
     monkeypatch.delenv("FLY_APP_NAME")
     monkeypatch.delenv("FLY_API_TOKEN")
@@ -90,8 +91,10 @@ def _good_env(monkeypatch: pytest.MonkeyPatch, tg: TelegramEmulator, fly: FlyEmu
 
 
 async def test_a_good_config_reaches_telegram_and_fly(
-    monkeypatch: pytest.MonkeyPatch, telegram_emulator: TelegramEmulator, fly_emulator_factory
-) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    telegram_emulator: TelegramEmulator,
+    fly_emulator_factory: Callable[..., Awaitable[FlyEmulator]],
+) -> None:
     fly = await fly_emulator_factory(token=FLY_TOKEN, apps=("agents",))
     _good_env(monkeypatch, telegram_emulator, fly)
     lines = await run_checks()
@@ -101,8 +104,10 @@ async def test_a_good_config_reaches_telegram_and_fly(
 
 
 async def test_wrong_fly_token_and_unknown_app_are_named(
-    monkeypatch: pytest.MonkeyPatch, telegram_emulator: TelegramEmulator, fly_emulator_factory
-) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    telegram_emulator: TelegramEmulator,
+    fly_emulator_factory: Callable[..., Awaitable[FlyEmulator]],
+) -> None:
     fly = await fly_emulator_factory(token="fo1_the_only_good_token", apps=("agents",))
     _good_env(monkeypatch, telegram_emulator, fly)
     lines = await run_checks()
@@ -116,8 +121,8 @@ async def test_wrong_fly_token_and_unknown_app_are_named(
 
 
 async def test_unreachable_telegram_is_named_without_the_token(
-    monkeypatch: pytest.MonkeyPatch, fly_emulator
-) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, fly_emulator: FlyEmulator
+) -> None:
     class Closed:
         root_url = "http://127.0.0.1:9"
 

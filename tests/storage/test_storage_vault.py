@@ -374,6 +374,17 @@ async def test_using_secrets_without_a_key_explains_how_to_make_one(db_path: Pat
         f"{new_key()},",
         f"bad id!:{new_key()}",
     ],
+    # Named, not shown: three values are random, and pytest-xdist workers must collect the same ids.
+    ids=[
+        "empty",
+        "blank",
+        "not-base64",
+        "26-bytes",
+        "48-bytes",
+        "passphrase",
+        "trailing-comma",
+        "bad-key-id",
+    ],
 )
 def test_an_unusable_key_is_refused_with_the_command_that_generates_one(value: str) -> None:
     with pytest.raises(VaultKeyError) as error:

@@ -8,6 +8,8 @@ shown in the ops group, where whoever clicks first is linked.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tg_harness import (
     ADMIN,
     AGENT_BOT_TOKEN,
@@ -76,7 +78,7 @@ def _settled(bot: BotHarness, chat_id: int, message_id: int) -> dict[str, object
     return None if "⏳" in message.get("text", "") else message
 
 
-async def _machines(bot: BotHarness) -> list[dict[str, object]]:
+async def _machines(bot: BotHarness) -> list[dict[str, Any]]:
     state = (await bot.fly_http.get("/_emulator/state")).json()
     return [m for app in state["apps"] for m in app["machines"] if m["state"] != "destroyed"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ from bot.telegram.aiohttp_request import AiohttpRequest
 from emulators.telegram import TelegramEmulator
 
 TOKEN = "5550002:AAtransportTokenForTheRequestTests_xyz"
-USER = {"id": 2101, "first_name": "Ria"}
+USER: dict[str, Any] = {"id": 2101, "first_name": "Ria"}
 
 
 def ptb_bot(root_url: str, request: AiohttpRequest | None = None) -> Bot:

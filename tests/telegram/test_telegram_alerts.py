@@ -48,9 +48,7 @@ def _ids_named_in_ops_chat(bot: BotHarness) -> Counter[int]:
 
 def _ops_sends(bot: BotHarness) -> list[dict[str, object]]:
     return [
-        r
-        for r in bot.requests("sendMessage")
-        if str(r["params"].get("chat_id")) == str(OPS_CHAT)  # type: ignore[union-attr]
+        r for r in bot.requests("sendMessage") if str(r["params"].get("chat_id")) == str(OPS_CHAT)
     ]
 
 

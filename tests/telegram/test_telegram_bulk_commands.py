@@ -117,7 +117,8 @@ async def test_stop_all_confirmed_stops_every_agent_in_one_edited_message(
     assert entry.outcome is AuditOutcome.OK
     assert entry.detail == {"agents": 3, "failed": [], "concurrency": 2}
     stops = await bot.store.audit.entries(action="agent.stop")
-    assert sorted(entry.target for entry in stops) == sorted(a for a, _ in agents.values())
+    # An audit entry's target is optional in general; every stop here names its agent.
+    assert sorted(entry.target for entry in stops) == sorted(a for a, _ in agents.values())  # type: ignore[type-var]
 
 
 async def test_a_tenant_limits_the_bulk_action_to_that_tenants_agents(bot: BotHarness) -> None:

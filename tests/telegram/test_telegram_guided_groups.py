@@ -56,7 +56,7 @@ async def test_an_admin_answers_the_model_question_by_replying_in_the_group(
     await bot.reply_to(OPS_CHAT, answer["message_id"], "is now")
 
     async def model_set() -> bool:
-        return (await bot.agent(agent_id)).model == "moonshotai/kimi-k2.5"
+        return bool((await bot.agent(agent_id)).model == "moonshotai/kimi-k2.5")
 
     await until(model_set, what="the model to be set")
     assert before != "moonshotai/kimi-k2.5"

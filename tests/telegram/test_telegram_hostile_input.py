@@ -69,7 +69,7 @@ def _markup_leaks(hostile: str, sent_html: str) -> bool:
 async def _assert_refused(bot: BotHarness, user: dict[str, object], text: str) -> None:
     uid = int(str(user["id"]))
     seq = len(bot.requests())
-    sent = await bot.send(user, text)  # type: ignore[arg-type]
+    sent = await bot.send(user, text)
     reply = await bot.reply_to(uid, sent, lambda m: not m.get("text", "").startswith("⏳"))
     shown = reply["text"]
     assert "went wrong" not in shown, (text[:80], shown)

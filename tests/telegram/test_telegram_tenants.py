@@ -405,7 +405,7 @@ BAD_SETTINGS = [
 
 async def _refused(bot: BotHarness, text: str) -> str:
     seq = len(bot.requests())
-    answer = (await _say(bot, text))["text"]
+    answer = str((await _say(bot, text))["text"])
     assert answer.startswith("❌"), (text[:80], answer)
     assert "went wrong" not in answer
     for request in bot.requests()[seq:]:

@@ -69,7 +69,7 @@ async def test_a_forged_update_without_telegrams_secret_is_refused_and_changes_n
     bot_factory: BotFactory, caplog: pytest.LogCaptureFixture, configured: str | None
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    extra = {} if configured is None else {"FLYAGENTS_WEBHOOK_SECRET": configured}
+    extra: dict[str, Any] = {} if configured is None else {"FLYAGENTS_WEBHOOK_SECRET": configured}
     bot, url = await start_webhook_bot(bot_factory, **extra)
     (registered,) = bot.requests("setWebhook")
     if configured is not None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import httpx
 import pytest
@@ -36,11 +36,12 @@ POLL_S = 0.01
 BOT_TOKEN = "5550001:AAbotTokenForTheTelegramLayerTests_xyz"
 BOT_USERNAME = "bot5550001_bot"
 OPS_CHAT = -1009000
-ADMIN = {"id": 11, "first_name": "Ann", "username": "ann"}
-ADMIN_2 = {"id": 12, "first_name": "Bob"}
-END_USER = {"id": 2002, "first_name": "Uma"}
-OTHER_USER = {"id": 3003, "first_name": "Olga"}
-STRANGER = {"id": 4004, "first_name": "Sam"}
+# Telegram `User` objects as the emulator takes them (JSON: values of several types).
+ADMIN: dict[str, Any] = {"id": 11, "first_name": "Ann", "username": "ann"}
+ADMIN_2: dict[str, Any] = {"id": 12, "first_name": "Bob"}
+END_USER: dict[str, Any] = {"id": 2002, "first_name": "Uma"}
+OTHER_USER: dict[str, Any] = {"id": 3003, "first_name": "Olga"}
+STRANGER: dict[str, Any] = {"id": 4004, "first_name": "Sam"}
 AGENT_BOT_TOKEN = "7000000001:AAAgentBotTokenForTestsOnly_abcdefgh"
 FLY_TOKEN = "fo1_test_token_for_the_emulator"
 INVITE_RE = re.compile(r"https://t\.me/" + BOT_USERNAME + r"\?start=([A-Za-z0-9_-]+)")
@@ -90,11 +91,23 @@ def run_settings(tg: TelegramEmulator, fly: FlyEmulator, db_path: Path, **change
     return load_run_settings(**run_env(tg, fly, db_path, **changes))
 
 
+# Predicates return "X or None" (or False), sync or async; what the caller gets is the truthy X.
+# A coroutine function matches both signatures: the first (awaited) is the one that applies.
+@overload
 async def until(
-    predicate: Callable[[], T | Awaitable[T | None] | None],
-    timeout: float = 30.0,
-    what: str = "condition",
-) -> T:
+    predicate: Callable[[], Awaitable[T | None]], timeout: float = 30.0, what: str = "condition"
+) -> T: ...
+
+
+@overload
+async def until(
+    predicate: Callable[[], T | None], timeout: float = 30.0, what: str = "condition"
+) -> T: ...
+
+
+async def until(
+    predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition"
+) -> Any:
     """Poll `predicate` (sync or async) until it is truthy; fail after `timeout` seconds."""
     return await poll_until(predicate, what, timeout, poll_s=POLL_S, on_timeout=pytest.fail)
 
