@@ -20,10 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from bot.fleet.defaults import FleetDefaults, FleetTimings
-from bot.fleet.fly_pool import FlyPool
-from bot.fleet.monitor import Monitor
-from bot.fleet.service import FleetService
+from bot.fleet import FleetDefaults, FleetService, FleetTimings, FlyPool, Monitor
 from bot.health import keep_beating
 from bot.settings import Settings, SettingsError, load_settings
 from bot.telegram import BotOptions, TelegramLayer, WebhookConfig, build_telegram

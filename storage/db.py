@@ -21,8 +21,9 @@ secret value the process knows can reach the file, whichever repository wrote it
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -33,6 +34,8 @@ import aiosqlite
 
 from storage.errors import StorageError, TransactionMisuseError
 from storage.redaction import redact_params
+
+log = logging.getLogger("storage.db")
 
 Params = Sequence[object] | Mapping[str, object]
 Row = sqlite3.Row
@@ -60,6 +63,7 @@ class Transaction:
         self._owner = asyncio.current_task()
         self._active = True
         self._savepoint_depth = 0
+        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def database(self) -> Database:
@@ -73,6 +77,21 @@ class Transaction:
     def is_usable_here(self) -> bool:
         """True while open and used from the task that opened it."""
         return self._active and self._owner is asyncio.current_task()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this transaction committed (never if it rolls back), so a
+        listener told about a change can read it. Inside a savepoint it waits for the outer
+        commit; a savepoint rolled back alone still leaves its callbacks to that commit."""
+        self._after_commit.append(callback)
+
+    def _run_after_commit(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                # The change is committed: a listener's failure must not look like the write's.
+                log.exception("an after-commit callback failed")
 
     def _check_usable(self) -> None:
         if not self._active:
@@ -247,6 +266,7 @@ class Database:
             async with outer.savepoint():
                 yield outer
             return
+        committed = False
         await self._acquire_write_lock()
         try:
             if self._closed:
@@ -269,6 +289,7 @@ class Database:
             try:
                 yield transaction
                 await self._writer.commit()
+                committed = True
             except BaseException:
                 # Unconditional: a statement still queued in aiosqlite's thread may not have
                 # opened anything yet when this runs, and rollback without a transaction is a
@@ -281,6 +302,8 @@ class Database:
                 _active_transactions.reset(token)
         finally:
             self._write_lock.release()
+        if committed:
+            transaction._run_after_commit()
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         """Rows of a read query.

@@ -5,12 +5,15 @@ sent or records a failed attempt with the next retry time. Nothing undelivered i
 (a trigger refuses it); only sent alerts may be purged. The same dedupe key while an alert is
 still pending adds an occurrence to it instead of queueing a duplicate. Alert text and payload
 are plain records: secret-named payload fields are refused and credential-shaped text scrubbed.
+Whoever delivers registers with `on_enqueued` and is told of every alert queued in this process
+once it is committed (inside a caller's transaction: after that transaction's commit), so no
+caller has to remember to wake it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from storage.clock import Clock, from_db_time, from_db_time_or_none, to_db_time
@@ -28,6 +31,22 @@ class AlertOutbox:
     def __init__(self, database: Database, clock: Clock) -> None:
         self._db = database
         self._clock = clock
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_enqueued(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` after each committed enqueue in this process (it must not block);
+        returns the function that unregisters it."""
+        self._listeners.append(listener)
+
+        def unregister() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unregister
+
+    def _tell_listeners(self) -> None:
+        for listener in tuple(self._listeners):
+            listener()
 
     async def enqueue(
         self,
@@ -46,6 +65,7 @@ class AlertOutbox:
         safe_text = redact_text(text)
         now = to_db_time(self._clock())
         async with self._db.transaction(tx) as transaction:
+            transaction.after_commit(self._tell_listeners)
             if dedupe_key is not None:
                 row = await transaction.fetch_one(
                     """

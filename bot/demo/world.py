@@ -35,8 +35,7 @@ from pydantic import AliasChoices
 
 from bot.demo.driver import BotDriver, DriverError, group_chat
 from bot.demo.openclaw_install import InstalledOpenClaw
-from bot.fleet.defaults import FleetTimings
-from bot.fleet.errors import FleetError
+from bot.fleet import FleetError, FleetTimings
 from bot.runtime import Runtime, load_run_settings
 from bot.settings import Settings
 from bot.telegram import BotOptions, render

@@ -66,3 +66,45 @@ class ModelMismatch(OperationFailed):
 class MachineUnsettled(AgentBusy):
     """An earlier command on the machine never answered and may still be running in it: the
     machine takes no other command until it was restarted."""
+
+
+# --- the store's refusals, as the fleet's callers meet them (`bot.fleet.storage_boundary`) ---
+
+
+class RecordNotFound(FleetError):
+    """A record the request named (a pairing request, an invite…) does not exist."""
+
+
+class StateConflict(FleetError):
+    """The record is not (or no longer) in a state the request applies to, or already
+    exists; `current` is its state as the store found it, when known."""
+
+    def __init__(self, message: str, *, current: object = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class RefusedValue(FleetError):
+    """A value the store refuses to keep (a malformed pairing code or secret name)."""
+
+
+class VaultNotConfigured(FleetError):
+    """Secrets cannot be stored: the process has no vault key."""
+
+
+class InviteRefused(FleetError):
+    """An invite could not be redeemed; `reason` says why (an `InviteRefusal`). When the
+    agent is linked to someone else, `agent_id` and `linked_user_id` name both."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        agent_id: str | None = None,
+        linked_user_id: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.agent_id = agent_id
+        self.linked_user_id = linked_user_id

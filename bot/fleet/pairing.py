@@ -20,6 +20,7 @@ from storage.models import (
     Agent,
     AgentStatus,
     AlertSeverity,
+    PairingRequest,
     PairingSource,
     PairingState,
     SubmitResult,
@@ -67,6 +68,11 @@ class Pairing:
         the agent and the Telegram user who was linked (None when nobody was)."""
         agent = await self.ctx.find_agent(ref)
         return await self.ctx.store.agents.unlink_telegram_user(agent.id, actor=actor)
+
+    async def expire_stale_requests(self) -> list[PairingRequest]:
+        """Expire the requests whose code OpenClaw has forgotten (its codes live one hour);
+        answers them, so their submitters can be told."""
+        return await self.ctx.store.pairing.expire_stale()
 
     async def _submit(
         self, agent: Agent, raw_code: str, *, actor: str, source: PairingSource

@@ -12,11 +12,13 @@ module of its use case —
     model and skills                    bot.fleet.model_control
     secrets                             bot.fleet.secrets
     pairing                             bot.fleet.pairing (executor, recovery)
+    invites                             bot.fleet.invites
     reading agents and their health     bot.fleet.views
 
 — except tenant profiles, reached through `service.tenants` (`bot.fleet.tenants`). Every
 mutating call records an audit entry; problems worth a human's time are queued for the ops
-chat; a Fly failure reaches the caller as a `FleetError` (`bot.fleet.fly_boundary`).
+chat; a Fly failure reaches the caller as a `FleetError` (`bot.fleet.fly_boundary`), and
+so does a refusal of the store (`bot.fleet.storage_boundary`, applied to this front).
 
 `actor` names who asked: `admin:<telegram id>`, `user:<telegram id>` or `system`.
 """
@@ -32,6 +34,7 @@ from bot.fleet.context import FleetContext
 from bot.fleet.defaults import FleetDefaults
 from bot.fleet.fly_pool import FlyPool
 from bot.fleet.gateway import GatewayHealth
+from bot.fleet.invites import InviteRedemption, Invites, NameOf
 from bot.fleet.lifecycle import Lifecycle
 from bot.fleet.model_control import ModelControl
 from bot.fleet.pairing import Pairing
@@ -42,15 +45,17 @@ from bot.fleet.provisioning import OnResumed, Provisioning, ProvisionRequest, Pr
 from bot.fleet.recreate import Recreate
 from bot.fleet.secrets import AgentSecrets
 from bot.fleet.snapshots import Snapshots
+from bot.fleet.storage_boundary import storage_errors_become_fleet_errors
 from bot.fleet.tenants import TenantService
 from bot.fleet.views import AgentView, FleetViews
 from storage import Store
-from storage.models import Agent, SecretMeta, Snapshot, SubmitResult
+from storage.models import Agent, IssuedInvite, PairingRequest, SecretMeta, Snapshot, SubmitResult
 
 # Named here for callers that import them with the service (explicit re-exports).
 __all__ = ["AgentView", "FleetService", "ProvisionRequest"]
 
 
+@storage_errors_become_fleet_errors
 class FleetService:
     def __init__(self, store: Store, pool: FlyPool, defaults: FleetDefaults) -> None:
         self.ctx = FleetContext(store=store, pool=pool, defaults=defaults)
@@ -67,6 +72,7 @@ class FleetService:
         self._secrets = AgentSecrets(self.ctx)
         self._pairing = Pairing(self.ctx, executor)
         self._views = FleetViews(self.ctx)
+        self._invites = Invites(self.ctx)
 
     async def start(self) -> None:
         """Call once at start-up: requests left running by a dead process become stuck."""
@@ -201,6 +207,27 @@ class FleetService:
     async def unlink_telegram_user(self, ref: str, *, actor: str) -> tuple[Agent, int | None]:
         """Release the agent from its end user; answers the agent and who was linked."""
         return await self._pairing.unlink_telegram_user(ref, actor=actor)
+
+    async def expire_stale_pairing_requests(self) -> list[PairingRequest]:
+        """Expire requests whose code OpenClaw forgot; answers them (their users are told)."""
+        return await self._pairing.expire_stale_requests()
+
+    # --- invites ------------------------------------------------------------------------------
+
+    async def create_invite(self, agent_id: str, *, actor: str) -> IssuedInvite:
+        return await self._invites.create_invite(agent_id, actor=actor)
+
+    async def withdraw_invite(self, invite_id: str, *, actor: str) -> None:
+        await self._invites.withdraw_invite(invite_id, actor=actor)
+
+    async def redeem_invite(
+        self, token: str, *, telegram_user_id: int, name_of: NameOf
+    ) -> InviteRedemption:
+        """Link the redeemer, or tell the ops chat the agent is someone else's (see
+        `bot.fleet.invites`); any other refusal is `InviteRefused`."""
+        return await self._invites.redeem_invite(
+            token, telegram_user_id=telegram_user_id, name_of=name_of
+        )
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from bot.fleet import validation
 from bot.fleet.context import FleetContext
 from bot.fleet.errors import AgentBusy, FleetError, InvalidRequest
 from bot.fleet.resolve import TENANT_PLAIN_KEYS, TENANT_SECRET_KEYS, AgentOverrides, Level
+from bot.fleet.storage_boundary import storage_errors_become_fleet_errors
 from storage.models import SecretScope, TenantProfile
 
 TENANT_KEYS = (*TENANT_PLAIN_KEYS, *TENANT_SECRET_KEYS)
@@ -84,6 +85,7 @@ def validate_value(key: str, raw: str) -> str:
     return validation.secret_value(key, value)
 
 
+@storage_errors_become_fleet_errors
 class TenantService:
     def __init__(self, ctx: FleetContext) -> None:
         self.ctx = ctx

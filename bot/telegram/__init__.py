@@ -2,7 +2,7 @@
 
 `build_telegram` returns a `TelegramLayer` (a python-telegram-bot `Application` with every
 handler, the alert worker and the housekeeping job) that `bot.runtime` starts and stops. The
-layer parses, authorizes, calls `bot.fleet.service.FleetService` and formats; it holds no
+layer parses, authorizes, calls `bot.fleet.FleetService` and formats; it holds no
 business rules and never talks to Fly or touches machine state itself.
 """
 

@@ -14,7 +14,7 @@ caller is an admin.
 
 from __future__ import annotations
 
-from bot.fleet.provisioning import ResumedProvision
+from bot.fleet import ResumedProvision
 from bot.telegram import keyboards, render
 from bot.telegram.admin_replies import Runner, reply
 from bot.telegram.agent_lifecycle import AgentLifecycle

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from telegram import InlineKeyboardMarkup
 from telegram.error import TelegramError
 
-from bot.fleet.progress import Progress
+from bot.fleet import Progress
 from bot.telegram import render
 from bot.telegram.call import Call
 from bot.telegram.deps import BotDeps

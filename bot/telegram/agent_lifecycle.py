@@ -13,9 +13,7 @@ import logging
 from pydantic import JsonValue
 from telegram.error import TelegramError
 
-from bot.fleet.progress import Progress
-from bot.fleet.provisioning import PROVISION_STEPS, ProvisionRequest, ResumedProvision
-from bot.fleet.recreate import RECREATE_STEPS
+from bot.fleet import PROVISION_STEPS, RECREATE_STEPS, Progress, ProvisionRequest, ResumedProvision
 from bot.telegram import keyboards, render
 from bot.telegram.admin_replies import Outcome, reply, with_progress, working
 from bot.telegram.agent_settings import skill_names

@@ -42,7 +42,7 @@ import logging
 import random
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -124,6 +124,7 @@ class AlertWorker:
     def __init__(self, deps: BotDeps) -> None:
         self._deps = deps
         self._task: asyncio.Task[None] | None = None
+        self._stop_listening: Callable[[], None] | None = None
         self._paused_until = 0.0
         # When the next ops message may go (monotonic): the even share of the budget.
         self._next_slot = 0.0
@@ -132,9 +133,15 @@ class AlertWorker:
 
     def start(self) -> None:
         if self._task is None:
+            # Every alert queued in this process wakes the worker once committed, wherever it
+            # was queued (a handler, the fleet, a ledger transaction): nobody has to remember.
+            self._stop_listening = self._deps.store.outbox.on_enqueued(self._deps.alerts_due.set)
             self._task = asyncio.create_task(self._loop(), name="alert-delivery")
 
     async def stop(self) -> None:
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

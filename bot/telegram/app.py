@@ -33,8 +33,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.fleet.provisioning import ResumedProvision
-from bot.fleet.service import FleetService
+from bot.fleet import FleetService, ResumedProvision
 from bot.telegram import render
 from bot.telegram.admin_handlers import AdminCommands
 from bot.telegram.aiohttp_request import AiohttpRequest
@@ -57,7 +56,6 @@ from bot.telegram.update_order import OrderedUpdateProcessor
 from bot.telegram.user_handlers import UserCommands
 from bot.telegram.webhook import WebhookConfig, WebhookServer, WebhookWatch
 from storage import Store
-from storage.models import PairingSource
 
 log = logging.getLogger("bot.telegram.app")
 
@@ -135,7 +133,7 @@ class TelegramLayer:
         app = self.application
         self._webhook_server = WebhookServer(webhook, app.bot, app.update_queue)
         await self._webhook_server.start()
-        watch = WebhookWatch(webhook, app.bot, self.deps.store, self.deps.alerts_due)
+        watch = WebhookWatch(webhook, app.bot, self.deps.store)
         watch.registered_at = datetime.now(UTC).replace(microsecond=0)
         await app.bot.set_webhook(
             webhook.url, secret_token=webhook.secret, allowed_updates=ALLOWED_UPDATES
@@ -297,13 +295,12 @@ def build_telegram(
             await messenger.follow_chat_move(message.migrate_from_chat_id, message.chat.id)
 
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_chat_moved))
-    application.add_error_handler(ErrorReporter(messenger, store, deps.alerts_due))
+    application.add_error_handler(ErrorReporter(messenger, store))
 
     async def housekeeping(context: ContextTypes.DEFAULT_TYPE) -> None:
         deps.prune()
-        for request in await store.pairing.expire_stale():
-            if request.source is PairingSource.USER:
-                await desk.tell_submitter(request, render.USER_EXPIRED_WORDS)
+        for request in await service.expire_stale_pairing_requests():
+            await desk.tell_submitter(request, render.USER_EXPIRED_WORDS)
 
     assert application.job_queue is not None
     application.job_queue.run_repeating(

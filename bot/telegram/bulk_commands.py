@@ -15,7 +15,7 @@ business: this module never picks agents by itself and never acts on one directl
 
 from __future__ import annotations
 
-from bot.fleet.bulk import BULK_STEPS, BulkAction
+from bot.fleet import BULK_STEPS, BulkAction
 from bot.telegram import keyboards, render
 from bot.telegram.call import Call
 from bot.telegram.commands import ALL_AGENTS

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup
 
-from bot.fleet.pairing_executor import PairingOutcome, PairingResult
+from bot.fleet import PairingOutcome, PairingResult
 from bot.telegram import keyboards, render
 from bot.telegram.people import People
 from storage import Store

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from bot.fleet.service import FleetService
+from bot.fleet import FleetService
 from bot.telegram.auth import Authorizer
 from bot.telegram.confirmations import ConfirmationStore
 from bot.telegram.flows import FlowStore
@@ -39,7 +39,8 @@ class BotDeps:
     # Refusals (to strangers, or to end users asking for admin commands): each line once per
     # person per window, then silence. Keyed by (telegram user id, line).
     refusals: OncePerWindow
-    # Set when something was queued for the ops chat, so the alert worker sends it now.
+    # Set when something was queued for the ops chat, so the alert worker sends it now: the
+    # worker has the outbox set it on every enqueue (`AlertOutbox.on_enqueued`).
     alerts_due: asyncio.Event
 
     def __post_init__(self) -> None:

@@ -35,7 +35,7 @@ class EndUserCommands:
         admin's private chat; asked in a group, the link goes to the admin privately (in a
         group whoever clicks it first is linked) and the group reads only where it went."""
         deps = self._deps
-        issued = await deps.store.invites.create(agent.id, created_by=actor)
+        issued = await deps.service.create_invite(agent.id, actor=actor)
         link = self._invite_link(issued.token)
         if chat_id == user_id:
             return render.invite_lines(link)
@@ -43,7 +43,7 @@ class EndUserCommands:
         if sent is None:
             # Telegram refused (the admin never started a chat with the bot, or blocked it):
             # nobody holds this token, so it is withdrawn.
-            await deps.store.invites.revoke(issued.invite.id, by=actor)
+            await deps.service.withdraw_invite(issued.invite.id, actor=actor)
             return render.invite_not_delivered(agent, deps.messenger.bot.username)
         return render.invite_sent_privately(agent)
 

@@ -1,7 +1,9 @@
 """Errors as the people in the chat see them.
 
 Expected refusals (bad input, unknown agent, a busy agent, a failed operation) carry messages
-written for admins and become one polite reply. Anything else reaches the global error handler:
+written for admins and become one polite reply: the fleet's errors (`FleetError`, the store's
+refusals included, turned into fleet errors at its boundary; `InvalidInput` from its input
+checks) and this layer's own parse errors. Anything else reaches the global error handler:
 the user is told that something went wrong with a short reference id, the ops chat gets an alert
 with the same id, and the full traceback goes to the log only. A reply never contains a
 traceback, a raw API body or a secret.
@@ -9,7 +11,6 @@ traceback, a raw API body or a secret.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 
@@ -17,48 +18,35 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.fleet.errors import FleetError, InvalidRequest
-from bot.fleet.validation import InvalidInput, InvalidInputs
+from bot.fleet import (
+    FleetError,
+    InvalidInput,
+    InvalidInputs,
+    InvalidRequest,
+    InviteRefused,
+    RecordNotFound,
+    VaultNotConfigured,
+)
 from bot.telegram import render
 from bot.telegram.messenger import Messenger
 from bot.telegram.parsing import ParseError
 from storage import Store
-from storage.errors import (
-    ConflictError,
-    InvalidPairingCodeError,
-    InvalidSecretNameError,
-    InviteRedeemError,
-    NotFoundError,
-    StateTransitionError,
-    VaultNotConfiguredError,
-)
 from storage.models import AlertSeverity
 
 log = logging.getLogger("bot.telegram.errors")
 
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (
-    FleetError,
-    InvalidInput,
-    ParseError,
-    NotFoundError,
-    StateTransitionError,
-    ConflictError,
-    InvalidPairingCodeError,
-    InvalidSecretNameError,
-    InviteRedeemError,
-    VaultNotConfiguredError,
-)
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (FleetError, InvalidInput, ParseError)
 
 
 def explain(error: Exception) -> str:
     """An expected error as one polite HTML reply."""
     if isinstance(error, InvalidRequest | InvalidInputs):
         return render.not_accepted(error.problems)
-    if isinstance(error, VaultNotConfiguredError):
+    if isinstance(error, VaultNotConfigured):
         return render.VAULT_NOT_CONFIGURED
-    if isinstance(error, InviteRedeemError):
+    if isinstance(error, InviteRefused):
         return render.invite_refused(error)
-    if isinstance(error, NotFoundError):
+    if isinstance(error, RecordNotFound):
         return render.NOT_FOUND
     return render.esc(str(error), 1500)
 
@@ -70,10 +58,9 @@ def reference_id() -> str:
 class ErrorReporter:
     """PTB's global error handler: a reference id for the user, an alert for ops."""
 
-    def __init__(self, messenger: Messenger, store: Store, alerts_due: asyncio.Event) -> None:
+    def __init__(self, messenger: Messenger, store: Store) -> None:
         self._messenger = messenger
         self._store = store
-        self._alerts_due = alerts_due
 
     async def __call__(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
@@ -105,7 +92,6 @@ class ErrorReporter:
             severity=AlertSeverity.WARNING,
             payload={"ref": ref},
         )
-        self._alerts_due.set()
 
 
 def _describe(update: object) -> str:

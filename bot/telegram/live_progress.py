@@ -18,7 +18,7 @@ from typing import TypeVar
 from telegram import InlineKeyboardMarkup
 from telegram.error import TelegramError
 
-from bot.fleet.progress import Progress
+from bot.fleet import Progress
 from bot.telegram import render
 from bot.telegram.errors import EXPECTED_ERRORS, explain
 from bot.telegram.messenger import Messenger

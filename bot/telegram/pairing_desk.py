@@ -15,13 +15,12 @@ from collections.abc import Callable
 
 from telegram import InlineKeyboardMarkup
 
-from bot.fleet.pairing_executor import PairingOutcome, PairingResult
+from bot.fleet import PairingOutcome, PairingResult, StateConflict
 from bot.telegram import cards, keyboards, render
 from bot.telegram.deps import BotDeps
 from bot.telegram.errors import EXPECTED_ERRORS, explain
 from bot.telegram.live_progress import LiveProgress
 from bot.telegram.people import telegram_id_of
-from storage.errors import StateTransitionError
 from storage.models import PairingRequest, PairingSource, StuckResolution
 
 log = logging.getLogger("bot.telegram.pairing")
@@ -134,7 +133,7 @@ class PairingDesk:
         try:
             try:
                 await deps.service.reject_pairing_request(request_id, actor=f"admin:{admin_id}")
-            except StateTransitionError:
+            except StateConflict:
                 current = await deps.store.pairing.get(request_id)
                 await deps.messenger.edit(
                     chat_id,

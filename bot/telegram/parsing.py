@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from bot.fleet.resolve import TENANT_PLAIN_KEYS, TENANT_SECRET_KEYS
+from bot.fleet import TENANT_PLAIN_KEYS, TENANT_SECRET_KEYS
 from bot.telegram.commands import TENANT_SUBCOMMANDS, Command
 
 MAX_VALUE_CHARS = 256

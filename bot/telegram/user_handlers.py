@@ -4,8 +4,9 @@ An end user only ever acts on the agent(s) linked to their own Telegram id, as t
 them for this update: a code for anyone else's agent is refused before it reaches the service,
 and the service checks again. A code is accepted as `/pair CODE`, as a bare message, or inside
 OpenClaw's whole pairing message forwarded here. Attempts are rate-limited per user. The card
-for the ops chat is queued by the service with the request itself; this module only wakes the
-alert worker. `/status` shows what the fleet monitor last recorded in the store and how long
+for the ops chat is queued by the service with the request itself (queuing wakes the alert
+worker); an invite is redeemed by the service too, which tells the ops chat: this module only
+tells the people. `/status` shows what the fleet monitor last recorded in the store and how long
 ago that changed; it never asks Fly, so end users cannot turn their taps into Fly API calls.
 """
 
@@ -16,9 +17,7 @@ from collections.abc import Sequence
 
 from telegram.error import TelegramError
 
-from bot.fleet.errors import FleetError
-from bot.fleet.openclaw import find_pairing_code
-from bot.fleet.validation import InvalidInput, pairing_code
+from bot.fleet import FleetError, InvalidInput, InviteRefused, find_pairing_code, pairing_code
 from bot.telegram import render
 from bot.telegram.auth import Role
 from bot.telegram.call import Call
@@ -26,11 +25,8 @@ from bot.telegram.commands import USER_COMMANDS
 from bot.telegram.deps import BotDeps
 from bot.telegram.errors import explain
 from bot.telegram.parsing import ParseError, words
-from storage.errors import InviteRedeemError
 from storage.models import (
     Agent,
-    AlertSeverity,
-    InviteRefusal,
     PairingState,
 )
 
@@ -53,47 +49,25 @@ class UserCommands:
         if not call.private:
             await self._reply(call, render.OPEN_INVITE_IN_PRIVATE)
             return
+        deps = self._deps
         try:
-            invite = await self._deps.store.invites.redeem(payload, telegram_user_id=call.user_id)
-        except InviteRedeemError as error:
-            if error.reason == InviteRefusal.AGENT_TAKEN:
-                await self._agent_taken(call, error)
-                return
+            redeemed = await deps.service.redeem_invite(
+                payload, telegram_user_id=call.user_id, name_of=deps.people.name
+            )
+        except InviteRefused as error:
             await self._reply(call, explain(error))
             return
-        agent = await self._deps.store.agents.get(invite.agent_id)
-        await self._deps.store.outbox.enqueue(
-            "invite_redeemed",
-            render.invite_redeemed_alert(call.user_id, agent, invite.id),
-            severity=AlertSeverity.INFO,
-            payload={"agent_id": agent.id, "invite_id": invite.id},
-        )
-        self._deps.alerts_due.set()
-        await self._reply(call, render.linked(agent))
-
-    async def _agent_taken(self, call: Call, error: InviteRedeemError) -> None:
-        """An invite for an agent someone else is linked to: nobody is swapped silently. The
-        link stays as it is and the invite unused; the redeemer, the linked user and the ops
-        chat are told, and an admin decides (/unlink, then the same link works)."""
-        deps = self._deps
-        assert error.agent_id is not None and error.linked_user_id is not None
-        agent = await deps.store.agents.get(error.agent_id)
-        redeemer = deps.people.name(call.user_id)
-        holder = deps.people.name(error.linked_user_id)
-        await deps.store.outbox.enqueue(
-            "invite_agent_taken",
-            render.invite_taken_alert(agent, redeemer, holder),
-            severity=AlertSeverity.WARNING,
-            payload={
-                "agent_id": agent.id,
-                "telegram_user_id": call.user_id,
-                "linked_telegram_user_id": error.linked_user_id,
-            },
-        )
-        deps.alerts_due.set()
+        agent = redeemed.agent
+        if redeemed.linked:
+            await self._reply(call, render.linked(agent))
+            return
+        # The agent is someone else's: nobody is swapped silently. The link stays as it is and
+        # the invite unused; the service told the ops chat, the redeemer and the linked user are
+        # told here, and an admin decides (/unlink, then the same link works).
         await self._reply(call, render.invite_taken(agent))
-        with contextlib.suppress(TelegramError):
-            await deps.messenger.send(error.linked_user_id, render.invite_taken_holder(agent))
+        if redeemed.holder_id is not None:
+            with contextlib.suppress(TelegramError):
+                await deps.messenger.send(redeemed.holder_id, render.invite_taken_holder(agent))
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -183,7 +157,6 @@ class UserCommands:
             return
         request = submitted.request
         if submitted.created:
-            deps.alerts_due.set()
             await self._reply(call, render.code_submitted(request, agent))
             return
         if request.state is PairingState.SUCCEEDED:

@@ -11,7 +11,6 @@ go to this URL and arrive there, and tells the log and the ops chat when not.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import secrets
@@ -114,11 +113,10 @@ def webhook_problems(
 class WebhookWatch:
     """Checks Telegram's getWebhookInfo; reports each problem once while it lasts."""
 
-    def __init__(self, config: WebhookConfig, bot: Bot, store: Store, alerts_due: asyncio.Event):
+    def __init__(self, config: WebhookConfig, bot: Bot, store: Store):
         self._config = config
         self._bot = bot
         self._store = store
-        self._alerts_due = alerts_due
         self._reported: set[str] = set()
         self.registered_at: datetime | None = None
 
@@ -135,6 +133,5 @@ class WebhookWatch:
                 severity=AlertSeverity.CRITICAL,
                 dedupe_key=f"webhook:{key}",
             )
-            self._alerts_due.set()
         self._reported = set(problems)
         return problems

@@ -58,6 +58,40 @@ async def test_an_alert_commits_or_rolls_back_with_the_state_change_that_caused_
     assert await store.outbox.pending_count() == 1
 
 
+async def test_listeners_are_told_of_each_alert_once_it_is_committed(store: Store) -> None:
+    """The alert worker registers here instead of every caller waking it: told after the
+    commit (so its claim sees the alert), after the outer one inside a caller's transaction,
+    never for a rollback, and no more once unregistered."""
+    told: list[int] = []
+
+    def listener() -> None:
+        told.append(0)
+
+    unregister = store.outbox.on_enqueued(listener)
+    await store.outbox.enqueue("alone", "one alert")
+    assert len(told) == 1
+
+    async with store.transaction() as tx:
+        await store.outbox.enqueue("sweep", "first", tx=tx)
+        await store.outbox.enqueue("sweep", "second", tx=tx)
+        assert len(told) == 1, "told before the transaction committed"
+        assert await store.outbox.pending_count() == 3
+    assert len(told) == 3
+
+    async def enqueue_then_crash() -> None:
+        async with store.transaction() as tx:
+            await store.outbox.enqueue("lost", "rolled back", tx=tx)
+            raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError):
+        await enqueue_then_crash()
+    assert len(told) == 3
+
+    unregister()
+    await store.outbox.enqueue("unheard", "nobody listens")
+    assert len(told) == 3
+
+
 async def test_the_same_dedupe_key_while_pending_is_one_alert_with_a_count(
     store: Store, clock: ManualClock
 ) -> None:

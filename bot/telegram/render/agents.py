@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bot.fleet.provisioning import ProvisionResult
-from bot.fleet.resolve import AGENT_SECRET_KEYS, TENANT_PLAIN_KEYS
-from bot.fleet.service import AgentView
+from bot.fleet import AGENT_SECRET_KEYS, TENANT_PLAIN_KEYS, AgentView, ProvisionResult
 from bot.telegram.render.common import (
     agent_label,
     code,

@@ -73,16 +73,6 @@ def invite_taken_holder(agent: Agent) -> str:
     )
 
 
-def invite_taken_alert(agent: Agent, redeemer: str, holder: str) -> str:
-    """Plain text for the ops alert: names both people and what the admin can do."""
-    return (
-        f"Invite refused: {redeemer} opened an invite for agent {agent.id} "
-        f"({agent_label(agent)}), which is linked to {holder}. {holder} stays linked and both "
-        f"were told. To hand the agent over: /unlink {agent.id}, then {redeemer} opens the same "
-        "link again."
-    )
-
-
 def invite_in_private(agent: Agent, shown: str) -> str:
     """/invite's answer in the admin's private chat: which agent, then `shown` (the link)."""
     return f"{_invite_heading(agent)}\n{shown}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.fleet.bulk import BulkAction
-from bot.fleet.progress import Progress
+from bot.fleet import BulkAction, Progress
 from bot.telegram.render.common import code, done, esc, failed, partly_done, utf16_len
 
 # --- progress -----------------------------------------------------------------------------------

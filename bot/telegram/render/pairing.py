@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bot.fleet.pairing_executor import PairingOutcome, PairingResult
-from bot.fleet.pairing_recovery import RecoveryResult
+from bot.fleet import PairingOutcome, PairingResult, RecoveryResult
 from bot.telegram.render.common import agent_label, code, done, esc, failed, when
 from storage.models import Agent, PairingRequest, PairingState, StuckResolution
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.fleet.tenants import TenantSetting, TenantView
+from bot.fleet import TenantSetting, TenantView
 from bot.telegram.render.common import code, deleted_note, done, esc, failed, setting_level, working
 from storage.models import TenantProfile
 

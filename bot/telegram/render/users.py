@@ -71,14 +71,6 @@ def linked(agent: Agent) -> str:
     return f"✅ You are linked to your agent {esc(agent_label(agent))}.\n{USER_HELP_FOOTER}"
 
 
-def invite_redeemed_alert(telegram_user_id: int, agent: Agent, invite_id: str) -> str:
-    """Plain text for the ops alert."""
-    return (
-        f"Telegram user {telegram_user_id} linked to agent {agent.id} "
-        f"({agent_label(agent)}) with invite {invite_id}."
-    )
-
-
 def too_many_codes(minutes: int) -> str:
     return f"That is a lot of codes in a short time. Please try again in {minutes} min."
 
