@@ -65,12 +65,21 @@ from storage.models import (
     SubmitResult,
     TenantProfile,
 )
-from storage.pairing import PAIRING_CODE_PATTERN, normalize_pairing_code
+from storage.pairing import (
+    PAIRING_CODE_ALPHABET,
+    PAIRING_CODE_CHAR,
+    PAIRING_CODE_LENGTH,
+    PAIRING_CODE_PATTERN,
+    normalize_pairing_code,
+)
 from storage.store import DEFAULT_DATABASE_PATH, Store
 from storage.vault import SECRET_NAME_PATTERN
 
 __all__ = [
     "DEFAULT_DATABASE_PATH",
+    "PAIRING_CODE_ALPHABET",
+    "PAIRING_CODE_CHAR",
+    "PAIRING_CODE_LENGTH",
     "PAIRING_CODE_PATTERN",
     "SECRET_NAME_PATTERN",
     "Agent",
