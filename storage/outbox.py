@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from storage.clock import Clock, from_db_time, from_db_time_or_none, to_db_time
 from storage.db import Database, Row, Transaction
 from storage.errors import NotFoundError, StateTransitionError
-from storage.models import Alert, AlertSeverity, AlertStatus, EnqueueResult
+from storage.models import Alert, AlertKind, AlertSeverity, AlertStatus, EnqueueResult
 from storage.redaction import ensure_no_secret_fields, redact_json, redact_text
 
 _MAX_ERROR_CHARS = 2000
@@ -31,7 +31,7 @@ class AlertOutbox:
 
     async def enqueue(
         self,
-        kind: str,
+        kind: AlertKind,
         text: str,
         *,
         severity: AlertSeverity = AlertSeverity.WARNING,

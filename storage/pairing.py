@@ -37,6 +37,7 @@ from storage.errors import (
 )
 from storage.ids import new_id
 from storage.models import (
+    AlertKind,
     AlertSeverity,
     AuditOutcome,
     ClaimOutcome,
@@ -585,7 +586,7 @@ class PairingLedger:
         self, transaction: Transaction, request: PairingRequest, why: str
     ) -> None:
         await self._outbox.enqueue(
-            "pairing_stuck",
+            AlertKind.PAIRING_STUCK,
             (
                 f"Pairing request {request.id} (agent {request.agent_id}) on machine "
                 f"{request.machine_id} is stuck: {why}. Its outcome is unknown and it will not "

@@ -22,7 +22,7 @@ from bot.fleet.openclaw import CliCommand
 from bot.fleet.resolve import AgentOverrides, EffectiveConfig, resolve_agent_config
 from flyclient import FlyClient
 from storage import Store
-from storage.models import Agent, AlertSeverity, AuditOutcome, SecretScope
+from storage.models import Agent, AlertKind, AlertSeverity, AuditOutcome, SecretScope
 
 
 def agent_key(tenant_id: str, user_id: str) -> str:
@@ -156,7 +156,7 @@ class FleetContext:
 
     async def alert(
         self,
-        kind: str,
+        kind: AlertKind,
         text: str,
         *,
         severity: AlertSeverity = AlertSeverity.WARNING,

@@ -34,6 +34,7 @@ from storage.models import (
     Agent,
     AgentChanges,
     AgentStatus,
+    AlertKind,
     AlertSeverity,
     AuditOutcome,
     OperationKind,
@@ -206,7 +207,7 @@ class Lifecycle:
                     agent.id, AgentStatus.ERROR, actor=actor, reason="deprovision incomplete"
                 )
             await ctx.alert(
-                "deprovision_incomplete",
+                AlertKind.DEPROVISION_INCOMPLETE,
                 f"Deprovisioning {agent.id} left: {'; '.join(leftovers)}.",
                 severity=AlertSeverity.CRITICAL,
                 payload={"agent_id": agent.id},
@@ -305,10 +306,10 @@ class Lifecycle:
         except GatewayProblem as problem:
             await progress.step("gateway", StepState.FAILED, problem.message)
             await self.ctx.alert(
-                f"gateway_{problem.kind}",
+                problem.alert_kind,
                 f"Agent {agent.id}: {problem}",
                 severity=AlertSeverity.CRITICAL,
-                dedupe_key=f"gateway_{problem.kind}:{machine_id}",
+                dedupe_key=f"{problem.alert_kind}:{machine_id}",
                 payload={"agent_id": agent.id, "machine_id": machine_id},
             )
             await self.ctx.audit(
@@ -332,7 +333,7 @@ class Lifecycle:
             isinstance(error, InsufficientCapacityError) or "resources" in error.message.lower()
         )
         await self.ctx.alert(
-            "start_refused",
+            AlertKind.START_REFUSED,
             f"Fly refused to start {agent.id} on machine {agent.machine_id}: {error.message}."
             + (
                 " The host that holds its volume is full: take a /snapshot and /recreate the "

@@ -16,7 +16,7 @@ from bot.fleet.errors import ModelMismatch, OperationFailed
 from bot.fleet.fly_boundary import fly_call, fly_errors_become_fleet_errors
 from bot.fleet.gateway import wait_until_ready
 from flyclient import FlyError
-from storage.models import Agent, AgentChanges, AlertSeverity, AuditOutcome
+from storage.models import Agent, AgentChanges, AlertKind, AlertSeverity, AuditOutcome
 
 
 @fly_errors_become_fleet_errors
@@ -62,7 +62,7 @@ class ModelControl:
         if not parsed.ok or parsed.model != wanted:
             seen = parsed.model or parsed.reason
             await ctx.alert(
-                "model_mismatch",
+                AlertKind.MODEL_MISMATCH,
                 f"Agent {agent.id} runs model {seen}, not the configured {wanted}.",
                 severity=AlertSeverity.WARNING,
                 dedupe_key=f"model_mismatch:{agent.id}",

@@ -19,6 +19,7 @@ from storage.errors import StateTransitionError
 from storage.models import (
     Agent,
     AgentStatus,
+    AlertKind,
     AlertSeverity,
     PairingSource,
     PairingState,
@@ -87,7 +88,7 @@ class Pairing:
                 # The approval card for the ops chat is queued with the request itself,
                 # so a crash between the two cannot lose it.
                 await self.ctx.store.outbox.enqueue(
-                    "pairing_submitted",
+                    AlertKind.PAIRING_SUBMITTED,
                     f"Pairing request {result.request.id}: user {actor} sent code {code} for "
                     f"agent {agent.id} ({agent.tenant_id}/{agent.user_id}).",
                     severity=AlertSeverity.INFO,

@@ -36,6 +36,7 @@ from flyclient import (
 from storage import new_executor_id
 from storage.models import (
     Agent,
+    AlertKind,
     AlertSeverity,
     AuditOutcome,
     PairingRequest,
@@ -193,7 +194,7 @@ class PairingExecutor:
                 "The operators have been told.",
             )
             await ctx.alert(
-                "owner_policy_failed",
+                AlertKind.OWNER_POLICY_FAILED,
                 f"Pairing request {request.id} was not approved: the command owners of machine "
                 f"{request.machine_id} could not be set ({error.message}).",
                 severity=AlertSeverity.WARNING,
@@ -241,7 +242,7 @@ class PairingExecutor:
                 outcome=PairingOutcome.REFUSED,
             )
             await ctx.alert(
-                "pairing_foreign_code",
+                AlertKind.PAIRING_FOREIGN_CODE,
                 f"Pairing request {request.id}: {request.submitted_by} submitted a code that the "
                 f"agent issued to telegram user {pending.sender_id}. It was refused, not approved.",
                 severity=AlertSeverity.WARNING,
@@ -366,7 +367,7 @@ class PairingExecutor:
         if configured in policy:
             return
         await ctx.alert(
-            "owner_bootstrap",
+            AlertKind.OWNER_BOOTSTRAP,
             f"Approving {request.id} made {configured} the command owner of machine "
             f"{request.machine_id}, which the owner policy does not name. Resetting it.",
             severity=AlertSeverity.CRITICAL,

@@ -35,6 +35,7 @@ from storage.models import (
     Agent,
     AgentChanges,
     AgentStatus,
+    AlertKind,
     AlertSeverity,
     AuditOutcome,
     Operation,
@@ -352,7 +353,7 @@ class Provisioning:
             {"machine_id": machine_id, "volume_id": volume_id, "model": config.model},
         )
         await ctx.alert(
-            "agent_provisioned",
+            AlertKind.AGENT_PROVISIONED,
             f"Agent {agent.id} ({agent.tenant_id}/{agent.user_id}) is running on machine "
             f"{machine_id} with model {config.model}.",
             severity=AlertSeverity.INFO,
@@ -418,9 +419,8 @@ class Provisioning:
         if isinstance(error, InsufficientCapacityError):
             extra.append("Fly has no capacity for this size in the region: try another region=")
         fixes = extra + cleanup
-        kind = error.kind if isinstance(error, GatewayProblem) else "provision_failed"
         await ctx.alert(
-            f"gateway_{kind}" if isinstance(error, GatewayProblem) else kind,
+            error.alert_kind if isinstance(error, GatewayProblem) else AlertKind.PROVISION_FAILED,
             f"Provisioning {agent.tenant_id}/{agent.user_id} ({agent.id}) failed at step {step}: "
             f"{short_error(error)}"
             + (f" Rolled back: {words_rolled_back}." if rolled_back else "")

@@ -31,6 +31,7 @@ from storage.models import (
     Agent,
     AgentChanges,
     AgentStatus,
+    AlertKind,
     AlertSeverity,
     AuditOutcome,
     OperationKind,
@@ -179,7 +180,7 @@ class Recreate:
                     reason="recreate failed; old machine kept",
                 )
             await ctx.alert(
-                "recreate_failed",
+                AlertKind.RECREATE_FAILED,
                 f"Recreating {agent.id} from {snapshot.id} failed at {step_name}: "
                 f"{short_error(error)}. The old machine {agent.machine_id} was kept; rolled "
                 f"back: {', '.join(rolled_back) or 'nothing'}.",
@@ -253,7 +254,7 @@ class Recreate:
             },
         )
         await ctx.alert(
-            "agent_recreated",
+            AlertKind.AGENT_RECREATED,
             f"Agent {agent.id} was recreated from snapshot {snapshot.id} "
             f"on machine {new_machine_id}."
             + (f" Left to clean up: {'; '.join(leftovers)}." if leftovers else ""),

@@ -29,6 +29,7 @@ from bot.telegram.parsing import ParseError, words
 from storage.errors import InviteRedeemError
 from storage.models import (
     Agent,
+    AlertKind,
     AlertSeverity,
     InviteRefusal,
     PairingState,
@@ -63,7 +64,7 @@ class UserCommands:
             return
         agent = await self._deps.store.agents.get(invite.agent_id)
         await self._deps.store.outbox.enqueue(
-            "invite_redeemed",
+            AlertKind.INVITE_REDEEMED,
             render.invite_redeemed_alert(call.user_id, agent, invite.id),
             severity=AlertSeverity.INFO,
             payload={"agent_id": agent.id, "invite_id": invite.id},
@@ -81,7 +82,7 @@ class UserCommands:
         redeemer = deps.people.name(call.user_id)
         holder = deps.people.name(error.linked_user_id)
         await deps.store.outbox.enqueue(
-            "invite_agent_taken",
+            AlertKind.INVITE_AGENT_TAKEN,
             render.invite_taken_alert(agent, redeemer, holder),
             severity=AlertSeverity.WARNING,
             payload={
