@@ -30,6 +30,8 @@ from storage.errors import (
 from storage.ids import new_executor_id, new_id
 from storage.keyring import VaultKeyring
 from storage.models import (
+    Actor,
+    ActorKind,
     Agent,
     AgentChanges,
     AgentGlance,
@@ -83,6 +85,8 @@ __all__ = [
     "PAIRING_CODE_LENGTH",
     "PAIRING_CODE_PATTERN",
     "SECRET_NAME_PATTERN",
+    "Actor",
+    "ActorKind",
     "Agent",
     "AgentAlreadyExistsError",
     "AgentChanges",

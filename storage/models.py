@@ -355,6 +355,61 @@ class BeginResult(_Record):
 # --- audit --------------------------------------------------------------------------------------
 
 
+class ActorKind(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked for a change: an admin or an end user (by Telegram user id), or a part of the
+    bot itself (`system`, or `system:monitor` naming the part).
+
+    The store records it as text, `str(actor)`: `admin:11`, `user:2002`, `system:monitor`,
+    `system` (the audit log's and the ledger's rows keep the form they always had); `parse`
+    reads such a text back.
+    """
+
+    kind: ActorKind
+    # The Telegram user id (digits) of an admin or user; the part's name, or "", for system.
+    id: str
+
+    @classmethod
+    def admin(cls, telegram_user_id: int) -> Actor:
+        return cls(ActorKind.ADMIN, str(telegram_user_id))
+
+    @classmethod
+    def user(cls, telegram_user_id: int) -> Actor:
+        return cls(ActorKind.USER, str(telegram_user_id))
+
+    @classmethod
+    def system(cls, part: str = "") -> Actor:
+        return cls(ActorKind.SYSTEM, part)
+
+    @classmethod
+    def parse(cls, text: str) -> Actor | None:
+        """The actor a stored text names; None for a text no `Actor` writes."""
+        kind, colon, ident = text.partition(":")
+        if kind == ActorKind.SYSTEM:
+            return cls.system(ident) if ident or not colon else None
+        if kind in (ActorKind.ADMIN, ActorKind.USER) and ident.isdigit():
+            return cls(ActorKind(kind), ident)
+        return None
+
+    @property
+    def telegram_user_id(self) -> int | None:
+        """The Telegram user id of an admin or end user; None for the bot itself."""
+        return int(self.id) if self.kind is not ActorKind.SYSTEM else None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}" if self.id else str(self.kind)
+
+
+# The bot itself, unnamed (`system`): who acts when no person and no named part of the bot does.
+THE_BOT = Actor.system()
+
+
 class AuditOutcome(StrEnum):
     OK = "ok"
     FAILED = "failed"

@@ -37,6 +37,7 @@ from storage.errors import (
 )
 from storage.ids import new_id
 from storage.models import (
+    THE_BOT,
     AlertKind,
     AlertSeverity,
     AuditOutcome,
@@ -488,7 +489,7 @@ class PairingLedger:
             stuck = sorted((_request(row) for row in rows), key=_by_id)
             for request in stuck:
                 await self._audit.record(
-                    actor="system",
+                    actor=str(THE_BOT),
                     action="pairing.stuck",
                     target=request.id,
                     outcome=AuditOutcome.UNKNOWN,

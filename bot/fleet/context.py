@@ -22,7 +22,7 @@ from bot.fleet.openclaw import CliCommand
 from bot.fleet.resolve import AgentOverrides, EffectiveConfig, resolve_agent_config
 from flyclient import FlyClient
 from storage import Store
-from storage.models import Agent, AlertKind, AlertSeverity, AuditOutcome, SecretScope
+from storage.models import Actor, Agent, AlertKind, AlertSeverity, AuditOutcome, SecretScope
 
 
 def agent_key(tenant_id: str, user_id: str) -> str:
@@ -169,12 +169,12 @@ class FleetContext:
 
     async def audit(
         self,
-        actor: str,
+        actor: Actor,
         action: str,
         target: str | None,
         outcome: AuditOutcome,
         detail: Mapping[str, object] | None = None,
     ) -> None:
         await self.store.audit.record(
-            actor=actor, action=action, target=target, outcome=outcome, detail=detail
+            actor=str(actor), action=action, target=target, outcome=outcome, detail=detail
         )

@@ -19,7 +19,7 @@ from bot.fleet.machine_spec import AgentRuntime
 from bot.fleet.resolve import EffectiveConfig
 from bot.fleet.steps import JournaledSteps
 from flyclient import ExecOutcomeUnknownError, FlyClient, Machine
-from storage.models import Agent, Operation
+from storage.models import Actor, Agent, Operation
 
 
 def runtime_for(
@@ -76,7 +76,7 @@ class MachineBoot:
         steps: JournaledSteps,
         machine_id: str,
         config: EffectiveConfig,
-        actor: str,
+        actor: Actor,
     ) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         """The steps that bring a created machine up, by name, in the order asked for; the
         caller skips those its journal already records as done."""
@@ -111,7 +111,7 @@ class MachineBoot:
         steps: JournaledSteps,
         machine_id: str,
         config: EffectiveConfig,
-        actor: str,
+        actor: Actor,
     ) -> None:
         if self.ctx.defaults.owner_entries is None:
             await steps.skipped("owner", "owner policy: user", {"policy": "user"})

@@ -23,7 +23,7 @@ from bot.fleet.errors import FleetError
 from bot.fleet.resolve import AgentOverrides
 from flyclient import FlyClient, FlyError, ForbiddenError, MachineStatus, UnauthorizedError
 from storage.errors import StateTransitionError
-from storage.models import AgentGlance, AgentStatus, AlertKind, AlertSeverity
+from storage.models import Actor, AgentGlance, AgentStatus, AlertKind, AlertSeverity
 
 log = logging.getLogger("bot.fleet.monitor")
 
@@ -243,7 +243,11 @@ class Monitor:
             return
         with contextlib.suppress(StateTransitionError):
             await self.ctx.store.agents.set_status(
-                agent.id, status, actor="system:monitor", reason=reason, expected=[agent.status]
+                agent.id,
+                status,
+                actor=str(Actor.system("monitor")),
+                reason=reason,
+                expected=[agent.status],
             )
             report.status_changes += 1
 

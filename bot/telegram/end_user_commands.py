@@ -16,7 +16,7 @@ from bot.telegram.admin_replies import Outcome, reply, working
 from bot.telegram.call import Call
 from bot.telegram.deps import BotDeps
 from bot.telegram.pairing_desk import PairingDesk
-from storage.models import Agent
+from storage.models import Actor, Agent
 
 MAX_PENDING_CARDS = 4
 
@@ -30,12 +30,12 @@ class EndUserCommands:
         username = self._deps.messenger.bot.username
         return f"https://t.me/{username}?start={token.get_secret_value()}"
 
-    async def invite_for(self, agent: Agent, *, chat_id: int, user_id: int, actor: str) -> str:
+    async def invite_for(self, agent: Agent, *, chat_id: int, user_id: int, actor: Actor) -> str:
         """A new invite, as the text for the answer in `chat_id`: the link itself in the
         admin's private chat; asked in a group, the link goes to the admin privately (in a
         group whoever clicks it first is linked) and the group reads only where it went."""
         deps = self._deps
-        issued = await deps.store.invites.create(agent.id, created_by=actor)
+        issued = await deps.store.invites.create(agent.id, created_by=str(actor))
         link = self._invite_link(issued.token)
         if chat_id == user_id:
             return render.invite_lines(link)
@@ -43,7 +43,7 @@ class EndUserCommands:
         if sent is None:
             # Telegram refused (the admin never started a chat with the bot, or blocked it):
             # nobody holds this token, so it is withdrawn.
-            await deps.store.invites.revoke(issued.invite.id, by=actor)
+            await deps.store.invites.revoke(issued.invite.id, by=str(actor))
             return render.invite_not_delivered(agent, deps.messenger.bot.username)
         return render.invite_sent_privately(agent)
 

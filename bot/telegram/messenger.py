@@ -36,7 +36,7 @@ from bot.telegram.paging import PageStore, fits, paginate, shortened
 from bot.telegram.rate_limit import ChatPacer, SlidingWindow
 from bot.telegram.update_order import lend_slot
 from storage import Store
-from storage.models import AlertKind, AlertSeverity, AuditOutcome
+from storage.models import Actor, AlertKind, AlertSeverity, AuditOutcome
 
 log = logging.getLogger("bot.telegram.messenger")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -88,7 +88,7 @@ class Messenger:
         self._blocked.add(chat_id)
         log.warning("chat %s refuses messages: %s", chat_id, error.message)
         await self._store.audit.record(
-            actor="system:telegram",
+            actor=str(Actor.system("telegram")),
             action="telegram.blocked",
             target=f"tg:{chat_id}",
             outcome=AuditOutcome.FAILED,
@@ -137,7 +137,7 @@ class Messenger:
             payload={"from_chat_id": old_chat_id, "to_chat_id": new_chat_id},
         )
         await self._store.audit.record(
-            actor="system:telegram",
+            actor=str(Actor.system("telegram")),
             action="telegram.ops_chat_moved",
             target=f"tg:{new_chat_id}",
             outcome=AuditOutcome.OK,

@@ -21,7 +21,7 @@ from bot.fleet.errors import GatewayFailure, GatewayProblem
 from bot.fleet.monitor import TRANSIENT_STATES
 from bot.telegram import render
 from emulators.fly import openclaw_sim
-from storage.models import Alert, AlertKind, AlertSeverity, AlertStatus
+from storage.models import THE_BOT, Actor, Alert, AlertKind, AlertSeverity, AlertStatus
 from storage.pairing import PAIRING_CODE_ALPHABET, PAIRING_CODE_LENGTH, PAIRING_CODE_PATTERN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,3 +140,29 @@ def test_the_emulator_pairing_alphabet_is_the_products() -> None:
         code = openclaw_sim._new_code()
         assert PAIRING_CODE_PATTERN.fullmatch(code)
         assert validation.pairing_code(code.lower()) == code
+
+
+def test_an_actor_is_stored_as_the_text_the_audit_log_always_had() -> None:
+    assert str(Actor.admin(11)) == "admin:11"
+    assert str(Actor.user(2002)) == "user:2002"
+    assert str(Actor.system("monitor")) == "system:monitor"
+    assert str(Actor.system()) == str(THE_BOT) == "system"
+    assert f"by {Actor.admin(11)}" == "by admin:11"
+
+
+@pytest.mark.parametrize(
+    "actor", [Actor.admin(11), Actor.user(2002), Actor.system("resume"), Actor.system()]
+)
+def test_a_stored_actor_reads_back_as_itself(actor: Actor) -> None:
+    assert Actor.parse(str(actor)) == actor
+
+
+def test_telegram_ids_come_only_from_people() -> None:
+    assert Actor.admin(11).telegram_user_id == 11
+    assert Actor.user(2002).telegram_user_id == 2002
+    assert Actor.system("monitor").telegram_user_id is None
+
+
+@pytest.mark.parametrize("text", ["admin:", "user:x1", "tester", "admin:1:2", "system:", ""])
+def test_a_text_no_actor_writes_reads_as_none(text: str) -> None:
+    assert Actor.parse(text) is None
