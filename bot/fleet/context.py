@@ -108,13 +108,7 @@ class FleetContext:
     async def config_for(self, agent: Agent) -> EffectiveConfig:
         return await self.effective_config(
             agent.tenant_id,
-            overrides=AgentOverrides(
-                model=agent.model,
-                allowed_skills=agent.allowed_skills,
-                region=agent.region,
-                fly_app=agent.fly_app,
-                image=agent.image,
-            ),
+            overrides=AgentOverrides.of_agent(agent),
             agent_secrets=await self.agent_secrets(agent.id),
         )
 
