@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from bot.settings import load_settings
 from storage import Store
-from storage.models import RotationReport
+from storage.models import Actor, RotationReport
 
 
 async def rotate_keys() -> RotationReport:
     settings = load_settings(require=("AGENT_SECRETS_ENCRYPTION_KEY",))
     store = await Store.open(settings.db_path, vault_keys=settings.secrets_key)
     try:
-        return await store.secrets.rotate(actor="system:rotate-keys")
+        return await store.secrets.rotate(actor=str(Actor.system("rotate-keys")))
     finally:
         await store.close()

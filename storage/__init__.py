@@ -30,12 +30,15 @@ from storage.errors import (
 from storage.ids import new_executor_id, new_id
 from storage.keyring import VaultKeyring
 from storage.models import (
+    Actor,
+    ActorKind,
     Agent,
     AgentChanges,
     AgentGlance,
     AgentStatus,
     AgentStatusChange,
     Alert,
+    AlertKind,
     AlertSeverity,
     AlertStatus,
     AuditEntry,
@@ -65,14 +68,25 @@ from storage.models import (
     SubmitResult,
     TenantProfile,
 )
-from storage.pairing import PAIRING_CODE_PATTERN, normalize_pairing_code
+from storage.pairing import (
+    PAIRING_CODE_ALPHABET,
+    PAIRING_CODE_CHAR,
+    PAIRING_CODE_LENGTH,
+    PAIRING_CODE_PATTERN,
+    normalize_pairing_code,
+)
 from storage.store import DEFAULT_DATABASE_PATH, Store
 from storage.vault import SECRET_NAME_PATTERN
 
 __all__ = [
     "DEFAULT_DATABASE_PATH",
+    "PAIRING_CODE_ALPHABET",
+    "PAIRING_CODE_CHAR",
+    "PAIRING_CODE_LENGTH",
     "PAIRING_CODE_PATTERN",
     "SECRET_NAME_PATTERN",
+    "Actor",
+    "ActorKind",
     "Agent",
     "AgentAlreadyExistsError",
     "AgentChanges",
@@ -80,6 +94,7 @@ __all__ = [
     "AgentStatus",
     "AgentStatusChange",
     "Alert",
+    "AlertKind",
     "AlertSeverity",
     "AlertStatus",
     "AuditEntry",

@@ -355,6 +355,61 @@ class BeginResult(_Record):
 # --- audit --------------------------------------------------------------------------------------
 
 
+class ActorKind(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked for a change: an admin or an end user (by Telegram user id), or a part of the
+    bot itself (`system`, or `system:monitor` naming the part).
+
+    The store records it as text, `str(actor)`: `admin:11`, `user:2002`, `system:monitor`,
+    `system` (the audit log's and the ledger's rows keep the form they always had); `parse`
+    reads such a text back.
+    """
+
+    kind: ActorKind
+    # The Telegram user id (digits) of an admin or user; the part's name, or "", for system.
+    id: str
+
+    @classmethod
+    def admin(cls, telegram_user_id: int) -> Actor:
+        return cls(ActorKind.ADMIN, str(telegram_user_id))
+
+    @classmethod
+    def user(cls, telegram_user_id: int) -> Actor:
+        return cls(ActorKind.USER, str(telegram_user_id))
+
+    @classmethod
+    def system(cls, part: str = "") -> Actor:
+        return cls(ActorKind.SYSTEM, part)
+
+    @classmethod
+    def parse(cls, text: str) -> Actor | None:
+        """The actor a stored text names; None for a text no `Actor` writes."""
+        kind, colon, ident = text.partition(":")
+        if kind == ActorKind.SYSTEM:
+            return cls.system(ident) if ident or not colon else None
+        if kind in (ActorKind.ADMIN, ActorKind.USER) and ident.isdigit():
+            return cls(ActorKind(kind), ident)
+        return None
+
+    @property
+    def telegram_user_id(self) -> int | None:
+        """The Telegram user id of an admin or end user; None for the bot itself."""
+        return int(self.id) if self.kind is not ActorKind.SYSTEM else None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}" if self.id else str(self.kind)
+
+
+# The bot itself, unnamed (`system`): who acts when no person and no named part of the bot does.
+THE_BOT = Actor.system()
+
+
 class AuditOutcome(StrEnum):
     OK = "ok"
     FAILED = "failed"
@@ -387,8 +442,60 @@ class AlertStatus(StrEnum):
     FAILED = "failed"
 
 
+class AlertKind(StrEnum):
+    """What an alert is about; its value is the `alert_outbox.kind` stored and shown as the
+    alert's title. Values never change (stored rows and digests group by them); a new kind is a
+    new member, and the renderer shows it like every other."""
+
+    # pairing (each goes out as a card with buttons)
+    PAIRING_SUBMITTED = "pairing_submitted"
+    PAIRING_STUCK = "pairing_stuck"
+    # pairing, on the way to approving
+    PAIRING_FOREIGN_CODE = "pairing_foreign_code"
+    OWNER_POLICY_FAILED = "owner_policy_failed"
+    OWNER_BOOTSTRAP = "owner_bootstrap"
+    # provisioning, recreating, lifecycle
+    AGENT_PROVISIONED = "agent_provisioned"
+    PROVISION_FAILED = "provision_failed"
+    AGENT_RECREATED = "agent_recreated"
+    RECREATE_FAILED = "recreate_failed"
+    DEPROVISION_INCOMPLETE = "deprovision_incomplete"
+    START_REFUSED = "start_refused"
+    MODEL_MISMATCH = "model_mismatch"
+    # the gateway did not come up (`bot.fleet.errors.GatewayFailure`)
+    GATEWAY_AUTH_REFUSED = "gateway_auth_refused"
+    GATEWAY_VERSION_MISMATCH = "gateway_version_mismatch"
+    GATEWAY_NEVER_LISTENING = "gateway_never_listening"
+    # the monitor: `machine_<condition>`, the condition also in the payload and dedupe key
+    FLY_TOKEN_REFUSED = "fly_token_refused"  # noqa: S105 - an alert kind, not a token
+    MACHINE_GONE = "machine_gone"
+    MACHINE_CHECK_CRITICAL = "machine_check_critical"
+    MACHINE_UNEXPECTED_STOPPED = "machine_unexpected_stopped"
+    MACHINE_UNEXPECTED_FAILED = "machine_unexpected_failed"
+    MACHINE_UNEXPECTED_SUSPENDED = "machine_unexpected_suspended"
+    MACHINE_WEDGED_CREATING = "machine_wedged_creating"
+    MACHINE_WEDGED_STARTING = "machine_wedged_starting"
+    MACHINE_WEDGED_STOPPING = "machine_wedged_stopping"
+    MACHINE_WEDGED_RESTARTING = "machine_wedged_restarting"
+    MACHINE_WEDGED_SUSPENDING = "machine_wedged_suspending"
+    MACHINE_WEDGED_DESTROYING = "machine_wedged_destroying"
+    MACHINE_WEDGED_UPDATING = "machine_wedged_updating"
+    MACHINE_WEDGED_REPLACING = "machine_wedged_replacing"
+    MACHINE_WEDGED_LAUNCH_FAILED = "machine_wedged_launch_failed"
+    # end users and invites
+    INVITE_REDEEMED = "invite_redeemed"
+    INVITE_AGENT_TAKEN = "invite_agent_taken"
+    # the bot itself and its Telegram connection
+    BOT_ERROR = "bot_error"
+    OPS_CHAT_MIGRATED = "ops_chat_migrated"
+    WEBHOOK_URL = "webhook_url"
+    WEBHOOK_ERROR = "webhook_error"
+
+
 class Alert(_Record):
     id: int
+    # An `AlertKind` value, read as the plain string stored: an alert queued by another version
+    # of the bot (a kind this one does not know) must still be delivered, never fail to load.
     kind: str
     severity: AlertSeverity
     text: str

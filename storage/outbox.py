@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from storage.clock import Clock, from_db_time, from_db_time_or_none, to_db_time
 from storage.db import Database, Row, Transaction
 from storage.errors import NotFoundError, StateTransitionError
-from storage.models import Alert, AlertSeverity, AlertStatus, EnqueueResult
+from storage.models import Alert, AlertKind, AlertSeverity, AlertStatus, EnqueueResult
 from storage.redaction import ensure_no_secret_fields, redact_json, redact_text
 
 _MAX_ERROR_CHARS = 2000
@@ -50,7 +50,7 @@ class AlertOutbox:
 
     async def enqueue(
         self,
-        kind: str,
+        kind: AlertKind | str,
         text: str,
         *,
         severity: AlertSeverity = AlertSeverity.WARNING,
@@ -58,7 +58,11 @@ class AlertOutbox:
         payload: Mapping[str, object] | None = None,
         tx: Transaction | None = None,
     ) -> EnqueueResult:
-        """Queue an alert, or count one more occurrence of the pending one with `dedupe_key`."""
+        """Queue an alert, or count one more occurrence of the pending one with `dedupe_key`.
+
+        The bot's own producers pass an `AlertKind` (the fleet's `alert` takes nothing else);
+        the outbox itself stores any kind, as it delivers any kind it reads back — an alert a
+        newer version of the bot queued included."""
         payload_value: object = dict(payload or {})
         ensure_no_secret_fields(payload_value, f"alert payload for {kind}")
         payload_json = json.dumps(redact_json(payload_value), sort_keys=True, default=str)

@@ -37,6 +37,8 @@ from storage.errors import (
 )
 from storage.ids import new_id
 from storage.models import (
+    THE_BOT,
+    AlertKind,
     AlertSeverity,
     AuditOutcome,
     ClaimOutcome,
@@ -50,7 +52,17 @@ from storage.models import (
 from storage.outbox import AlertOutbox
 from storage.redaction import redact_text
 
-PAIRING_CODE_PATTERN = re.compile(r"^[A-HJ-NP-Z2-9]{8}$")
+# The one definition of an OpenClaw pairing code in the product: 8 characters of OpenClaw's
+# alphabet (A-Z and 2-9 without I, O, 0 and 1, so no two characters look alike). Validation,
+# the forwarded-message reader and the demo build their patterns from these. The emulators keep
+# their own copy (`emulators/fly/openclaw_sim.py`): they import none of the product. The
+# `pairing_requests.code` CHECK of migration m0001 spells the alphabet out too, as migrations are
+# history and never change.
+PAIRING_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+PAIRING_CODE_LENGTH = 8
+# One character of a code, as a regular expression character class.
+PAIRING_CODE_CHAR = f"[{PAIRING_CODE_ALPHABET}]"
+PAIRING_CODE_PATTERN = re.compile(f"^{PAIRING_CODE_CHAR}{{{PAIRING_CODE_LENGTH}}}$")
 OPENCLAW_CODE_LIFETIME = timedelta(hours=1)
 _MAX_DETAIL_CHARS = 4000
 
@@ -477,7 +489,7 @@ class PairingLedger:
             stuck = sorted((_request(row) for row in rows), key=_by_id)
             for request in stuck:
                 await self._audit.record(
-                    actor="system",
+                    actor=str(THE_BOT),
                     action="pairing.stuck",
                     target=request.id,
                     outcome=AuditOutcome.UNKNOWN,
@@ -575,7 +587,7 @@ class PairingLedger:
         self, transaction: Transaction, request: PairingRequest, why: str
     ) -> None:
         await self._outbox.enqueue(
-            "pairing_stuck",
+            AlertKind.PAIRING_STUCK,
             (
                 f"Pairing request {request.id} (agent {request.agent_id}) on machine "
                 f"{request.machine_id} is stuck: {why}. Its outcome is unknown and it will not "

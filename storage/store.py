@@ -2,8 +2,8 @@
 
     store = await Store.open("./data/flyagents.db", vault_keys=settings.secrets_key)
     async with store.transaction() as tx:       # one atomic change across repositories
-        await store.pairing.approve(request_id, admin="admin:42", tx=tx)
-        await store.outbox.enqueue("pairing_approved", "…", tx=tx)
+        await store.pairing.approve(request_id, admin=str(Actor.admin(42)), tx=tx)
+        await store.outbox.enqueue(AlertKind.PAIRING_SUBMITTED, "…", tx=tx)
     await store.close()
 
 Opening applies pending migrations (safe on every start). It does not turn `running` pairing

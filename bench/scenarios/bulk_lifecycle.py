@@ -37,6 +37,7 @@ from bench.world import FLY_APP, FLY_TOKEN, open_world
 from bot.fleet.bulk import BulkAction, BulkReport
 from emulators.fly import FlyTimings
 from flyclient import FlyClient, FlyError, RateLimits, RetryPolicy
+from storage.models import Actor
 
 NAME = "2 bulk stop+wake"
 # None: the product's default (`FleetDefaults.bulk_concurrency`); a number overrides it.
@@ -122,11 +123,11 @@ async def run(size: Size, workdir: Path) -> list[Row]:
             agent_ids = [agent.id for agent in agents]
             started = time.perf_counter()
             stopped = await service.bulk_lifecycle(
-                BulkAction.STOP, agent_ids, actor="admin:11", concurrency=BULK_CONCURRENCY
+                BulkAction.STOP, agent_ids, actor=Actor.admin(11), concurrency=BULK_CONCURRENCY
             )
             stopped_at = time.perf_counter()
             woken = await service.bulk_lifecycle(
-                BulkAction.WAKE, agent_ids, actor="admin:11", concurrency=BULK_CONCURRENCY
+                BulkAction.WAKE, agent_ids, actor=Actor.admin(11), concurrency=BULK_CONCURRENCY
             )
             ours_s = time.perf_counter() - started
             stop_s = stopped_at - started

@@ -57,7 +57,7 @@ from bot.fleet.service import ProvisionRequest
 from bot.telegram import BotOptions
 from emulators.fly import FlyTimings
 from flyclient import FlyClient, FlyError, RateLimits, RetryPolicy
-from storage import Agent, Store
+from storage import Actor, Agent, Store
 
 NAME = "3 pairing storm"
 log = logging.getLogger("bench.pairing_storm")
@@ -110,7 +110,7 @@ async def provision(world: World, store_path: Path, machines: int) -> list[Agent
                 secrets={"TELEGRAM_BOT_TOKEN": AGENT_BOT_TOKEN},
             )
             async with gate:
-                result = await service.provision_agent_machine(request, actor="admin:11")
+                result = await service.provision_agent_machine(request, actor=Actor.admin(11))
             return result.agent
 
         return list(await asyncio.gather(*(one(index) for index in range(machines))))

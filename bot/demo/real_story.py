@@ -42,6 +42,7 @@ from bot.demo.world import (
 )
 from bot.fleet.openclaw import clean_line
 from storage.models import AgentStatus, PairingState
+from storage.pairing import PAIRING_CODE_CHAR, PAIRING_CODE_LENGTH
 
 EXIT_UNAVAILABLE = 2
 
@@ -49,7 +50,7 @@ AGENT_TOKEN = agent_bot_token(1)
 AGENT_BOT_ID = int(AGENT_TOKEN.split(":", 1)[0])
 AGENT_NAME = "Uma's agent (its own Telegram bot, real OpenClaw)"
 PAIRING_MESSAGE_START = "OpenClaw: access not configured."
-PAIRING_CODE_RE = re.compile(r"Pairing code:\s*([A-HJ-NP-Z2-9]{8})\b")
+PAIRING_CODE_RE = re.compile(rf"Pairing code:\s*({PAIRING_CODE_CHAR}{{{PAIRING_CODE_LENGTH}}})\b")
 ADMIN_OWNER = f"telegram:{ADMIN.telegram_id}"
 # Bounds on how long the real runtime may take; a step only waits as long as it needs.
 PROVISION_WAIT_S = 240.0

@@ -22,7 +22,7 @@ from bot.fleet.openclaw import CliCommand
 from bot.fleet.resolve import AgentOverrides, EffectiveConfig, resolve_agent_config
 from flyclient import FlyClient
 from storage import Store
-from storage.models import Agent, AlertSeverity, AuditOutcome, SecretScope
+from storage.models import Actor, Agent, AlertKind, AlertSeverity, AuditOutcome, SecretScope
 
 
 def agent_key(tenant_id: str, user_id: str) -> str:
@@ -108,13 +108,7 @@ class FleetContext:
     async def config_for(self, agent: Agent) -> EffectiveConfig:
         return await self.effective_config(
             agent.tenant_id,
-            overrides=AgentOverrides(
-                model=agent.model,
-                allowed_skills=agent.allowed_skills,
-                region=agent.region,
-                fly_app=agent.fly_app,
-                image=agent.image,
-            ),
+            overrides=AgentOverrides.of_agent(agent),
             agent_secrets=await self.agent_secrets(agent.id),
         )
 
@@ -156,7 +150,7 @@ class FleetContext:
 
     async def alert(
         self,
-        kind: str,
+        kind: AlertKind,
         text: str,
         *,
         severity: AlertSeverity = AlertSeverity.WARNING,
@@ -169,12 +163,12 @@ class FleetContext:
 
     async def audit(
         self,
-        actor: str,
+        actor: Actor,
         action: str,
         target: str | None,
         outcome: AuditOutcome,
         detail: Mapping[str, object] | None = None,
     ) -> None:
         await self.store.audit.record(
-            actor=actor, action=action, target=target, outcome=outcome, detail=detail
+            actor=str(actor), action=action, target=target, outcome=outcome, detail=detail
         )

@@ -8,7 +8,9 @@ some quote a third party's text (a Fly error body can echo a config value).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 
+from storage.models import AlertKind
 from storage.redaction import redact_known
 
 
@@ -51,12 +53,31 @@ class OperationFailed(FleetError):
     """A multi-step operation stopped; the state it left is recorded and named."""
 
 
+class GatewayFailure(StrEnum):
+    """Why the OpenClaw gateway did not come up."""
+
+    AUTH_REFUSED = "auth_refused"
+    VERSION_MISMATCH = "version_mismatch"
+    NEVER_LISTENING = "never_listening"
+
+
+_GATEWAY_ALERTS = {
+    GatewayFailure.AUTH_REFUSED: AlertKind.GATEWAY_AUTH_REFUSED,
+    GatewayFailure.VERSION_MISMATCH: AlertKind.GATEWAY_VERSION_MISMATCH,
+    GatewayFailure.NEVER_LISTENING: AlertKind.GATEWAY_NEVER_LISTENING,
+}
+
+
 class GatewayProblem(OperationFailed):
     """The OpenClaw gateway did not come up; `kind` says why."""
 
-    def __init__(self, kind: str, message: str, *, cleanup: Sequence[str] = ()) -> None:
+    def __init__(self, kind: GatewayFailure, message: str, *, cleanup: Sequence[str] = ()) -> None:
         super().__init__(message, cleanup=cleanup)
         self.kind = kind
+
+    @property
+    def alert_kind(self) -> AlertKind:
+        return _GATEWAY_ALERTS[self.kind]
 
 
 class ModelMismatch(OperationFailed):

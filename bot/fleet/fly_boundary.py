@@ -30,7 +30,7 @@ from bot.fleet.errors import FleetError, OperationFailed
 from bot.fleet.progress import Progress, StepState
 from flyclient import ExecOutcomeUnknownError, FlyError
 from storage.errors import StorageError
-from storage.models import AgentChanges, AuditOutcome
+from storage.models import THE_BOT, Actor, AgentChanges, AuditOutcome
 
 log = logging.getLogger("bot.fleet.boundary")
 
@@ -66,7 +66,7 @@ C = TypeVar("C", bound=type)
 async def fly_call(
     ctx: FleetContext,
     *,
-    actor: str,
+    actor: Actor,
     action: str,
     agent_id: str,
     failure: Callable[[FlyError], OperationFailed],
@@ -88,7 +88,7 @@ async def fly_call(
         failed = failure(error)
         if keep_as_last_error:
             await ctx.store.agents.update(
-                agent_id, AgentChanges(last_error=failed.message[:400]), actor=actor
+                agent_id, AgentChanges(last_error=failed.message[:400]), actor=str(actor)
             )
         await ctx.audit(actor, action, agent_id, AuditOutcome.FAILED, {"error": error.message})
         raise failed from error
@@ -124,7 +124,7 @@ def fly_failure(error: FlyError, doing: str, agent_ref: str | None) -> Operation
 
 
 async def _record(
-    ctx: FleetContext, name: str, action: str, actor: str | None, agent_ref: str | None, text: str
+    ctx: FleetContext, name: str, action: str, actor: Actor | None, agent_ref: str | None, text: str
 ) -> None:
     """Audit the failure and keep it as the agent's last error; a record that cannot be
     written must not hide the failure itself."""
@@ -134,10 +134,10 @@ async def _record(
             agent = await ctx.find_agent(agent_ref)
             target = agent.id
             await ctx.store.agents.update(
-                agent.id, AgentChanges(last_error=text[:400]), actor=actor or "system"
+                agent.id, AgentChanges(last_error=text[:400]), actor=str(actor or THE_BOT)
             )
         await ctx.audit(
-            actor or "system", action, target, AuditOutcome.FAILED, {"error": text[:400]}
+            actor or THE_BOT, action, target, AuditOutcome.FAILED, {"error": text[:400]}
         )
     except (FleetError, StorageError) as error:
         log.warning("could not record the failure of %s: %s", name, error)
@@ -166,7 +166,7 @@ def _wrap(
                 self.ctx,
                 name,
                 action,
-                actor if isinstance(actor, str) else None,
+                actor if isinstance(actor, Actor) else None,
                 agent_ref,
                 str(failure),
             )

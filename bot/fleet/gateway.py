@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.fleet.errors import GatewayProblem
+from bot.fleet.errors import GatewayFailure, GatewayProblem
 from bot.fleet.gateway_signals import GatewayReport, summarize
 from flyclient import FlyClient, FlyError, Machine
 
@@ -114,13 +114,13 @@ def diagnose(report: GatewayReport, machine_id: str) -> GatewayProblem | None:
     """A problem that waiting cannot fix, read from the boot's log lines; None otherwise."""
     if report.auth_refused:
         return GatewayProblem(
-            "auth_refused",
+            GatewayFailure.AUTH_REFUSED,
             f"Machine {machine_id}: Refusing to bind gateway to lan without auth.",
             cleanup=(AUTH_REFUSED_FIX,),
         )
     if report.version_mismatch:
         return GatewayProblem(
-            "version_mismatch",
+            GatewayFailure.VERSION_MISMATCH,
             version_mismatch_text(report, machine_id),
             cleanup=(VERSION_MISMATCH_FIX,),
         )
@@ -179,7 +179,7 @@ async def wait_until_ready(
                 return report
         if time.monotonic() - started >= deadline_s:
             raise GatewayProblem(
-                "never_listening",
+                GatewayFailure.NEVER_LISTENING,
                 f"Machine {machine_id}: the gateway did not become ready within {deadline_s:g}s.",
                 cleanup=(NEVER_LISTENING_FIX,),
             )

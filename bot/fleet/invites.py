@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.fleet.context import FleetContext
 from storage.errors import InviteRedeemError
-from storage.models import Agent, AlertSeverity, InviteRefusal, IssuedInvite
+from storage.models import Actor, Agent, AlertKind, AlertSeverity, InviteRefusal, IssuedInvite
 
 # How a Telegram user is named in an alert (the caller knows names; the fleet only ids).
 NameOf = Callable[[int], str]
@@ -35,13 +35,13 @@ class Invites:
     def __init__(self, ctx: FleetContext) -> None:
         self.ctx = ctx
 
-    async def create_invite(self, agent_id: str, *, actor: str) -> IssuedInvite:
+    async def create_invite(self, agent_id: str, *, actor: Actor) -> IssuedInvite:
         """A new invite for the agent; its token is available only in the answer."""
-        return await self.ctx.store.invites.create(agent_id, created_by=actor)
+        return await self.ctx.store.invites.create(agent_id, created_by=str(actor))
 
-    async def withdraw_invite(self, invite_id: str, *, actor: str) -> None:
+    async def withdraw_invite(self, invite_id: str, *, actor: Actor) -> None:
         """An invite nobody received (the link could not be delivered) is revoked."""
-        await self.ctx.store.invites.revoke(invite_id, by=actor)
+        await self.ctx.store.invites.revoke(invite_id, by=str(actor))
 
     async def redeem_invite(
         self, token: str, *, telegram_user_id: int, name_of: NameOf
@@ -55,7 +55,7 @@ class Invites:
             return await self._agent_taken(error, telegram_user_id, name_of)
         agent = await store.agents.get(invite.agent_id)
         await self.ctx.alert(
-            "invite_redeemed",
+            AlertKind.INVITE_REDEEMED,
             _redeemed_alert(telegram_user_id, agent, invite.id),
             severity=AlertSeverity.INFO,
             payload={"agent_id": agent.id, "invite_id": invite.id},
@@ -68,7 +68,7 @@ class Invites:
         assert error.agent_id is not None and error.linked_user_id is not None
         agent = await self.ctx.store.agents.get(error.agent_id)
         await self.ctx.alert(
-            "invite_agent_taken",
+            AlertKind.INVITE_AGENT_TAKEN,
             _taken_alert(agent, name_of(telegram_user_id), name_of(error.linked_user_id)),
             severity=AlertSeverity.WARNING,
             payload={

@@ -31,9 +31,11 @@ from flyclient import (
 )
 from storage.errors import StateTransitionError
 from storage.models import (
+    Actor,
     Agent,
     AgentChanges,
     AgentStatus,
+    AlertKind,
     AlertSeverity,
     AuditOutcome,
     OperationKind,
@@ -55,7 +57,7 @@ class Lifecycle:
         self._recovery = recovery
 
     async def start_agent_machine(
-        self, ref: str, *, actor: str, progress: Progress | None = None
+        self, ref: str, *, actor: Actor, progress: Progress | None = None
     ) -> Agent:
         ctx = self.ctx
         agent = await ctx.find_agent(ref)
@@ -87,14 +89,14 @@ class Lifecycle:
         await ctx.audit(actor, "agent.start", agent.id, AuditOutcome.OK, {"machine_id": machine_id})
         return agent
 
-    async def stop_agent_machine(self, ref: str, *, actor: str) -> Agent:
+    async def stop_agent_machine(self, ref: str, *, actor: Actor) -> Agent:
         ctx = self.ctx
         agent = await ctx.find_agent(ref)
         machine_id = ctx.machine_of(agent)
         fly, _ = await ctx.fly_for(agent)
         # The status changes first so the monitor reads the stop as intended.
         agent = await ctx.store.agents.set_status(
-            agent.id, AgentStatus.STOPPED, actor=actor, reason="stop requested"
+            agent.id, AgentStatus.STOPPED, actor=str(actor), reason="stop requested"
         )
         async with fly_call(
             ctx,
@@ -112,7 +114,7 @@ class Lifecycle:
         return agent
 
     async def restart_agent_machine(
-        self, ref: str, *, actor: str, progress: Progress | None = None
+        self, ref: str, *, actor: Actor, progress: Progress | None = None
     ) -> tuple[Agent, RecoveryResult]:
         """Restart, wait for a healthy gateway, then settle any stuck pairing (look first)."""
         ctx = self.ctx
@@ -153,7 +155,7 @@ class Lifecycle:
         )
         return agent, recovery
 
-    async def deprovision_agent_machine(self, ref: str, *, actor: str) -> list[str]:
+    async def deprovision_agent_machine(self, ref: str, *, actor: Actor) -> list[str]:
         """Force-destroy the machine, delete the volume, mark the agent deleted.
 
         Returns what was removed; a machine or volume already gone counts as removed.
@@ -171,7 +173,10 @@ class Lifecycle:
         operation = begin.operation
         with contextlib.suppress(StateTransitionError):
             await store.agents.set_status(
-                agent.id, AgentStatus.DEPROVISIONING, actor=actor, reason="deprovision requested"
+                agent.id,
+                AgentStatus.DEPROVISIONING,
+                actor=str(actor),
+                reason="deprovision requested",
             )
         removed: list[str] = []
         leftovers: list[str] = []
@@ -203,10 +208,10 @@ class Lifecycle:
             )
             with contextlib.suppress(StateTransitionError):
                 await store.agents.set_status(
-                    agent.id, AgentStatus.ERROR, actor=actor, reason="deprovision incomplete"
+                    agent.id, AgentStatus.ERROR, actor=str(actor), reason="deprovision incomplete"
                 )
             await ctx.alert(
-                "deprovision_incomplete",
+                AlertKind.DEPROVISION_INCOMPLETE,
                 f"Deprovisioning {agent.id} left: {'; '.join(leftovers)}.",
                 severity=AlertSeverity.CRITICAL,
                 payload={"agent_id": agent.id},
@@ -220,9 +225,9 @@ class Lifecycle:
                 cleanup=leftovers,
             )
         await store.agents.update(
-            agent.id, AgentChanges(machine_id=None, volume_id=None), actor=actor
+            agent.id, AgentChanges(machine_id=None, volume_id=None), actor=str(actor)
         )
-        await store.agents.mark_deleted(agent.id, actor=actor, reason="deprovisioned")
+        await store.agents.mark_deleted(agent.id, actor=str(actor), reason="deprovisioned")
         await store.journal.finish(
             operation.id, OperationStatus.SUCCEEDED, result={"removed": [*removed]}
         )
@@ -247,7 +252,7 @@ class Lifecycle:
         action: BulkAction,
         agent_refs: Sequence[str],
         *,
-        actor: str,
+        actor: Actor,
         concurrency: int | None = None,
         progress: Progress | None = None,
     ) -> BulkReport:
@@ -289,7 +294,7 @@ class Lifecycle:
         machine_id: str,
         since: datetime,
         progress: Progress,
-        actor: str,
+        actor: Actor,
         action: str,
     ) -> None:
         """Wait for this boot's gateway; a failure is shown, alerted and audited, then raised."""
@@ -305,10 +310,10 @@ class Lifecycle:
         except GatewayProblem as problem:
             await progress.step("gateway", StepState.FAILED, problem.message)
             await self.ctx.alert(
-                f"gateway_{problem.kind}",
+                problem.alert_kind,
                 f"Agent {agent.id}: {problem}",
                 severity=AlertSeverity.CRITICAL,
-                dedupe_key=f"gateway_{problem.kind}:{machine_id}",
+                dedupe_key=f"{problem.alert_kind}:{machine_id}",
                 payload={"agent_id": agent.id, "machine_id": machine_id},
             )
             await self.ctx.audit(
@@ -317,14 +322,14 @@ class Lifecycle:
             raise
         await progress.step("gateway", StepState.DONE)
 
-    async def _running_if_provisioned(self, agent: Agent, *, actor: str, reason: str) -> Agent:
+    async def _running_if_provisioned(self, agent: Agent, *, actor: Actor, reason: str) -> Agent:
         """`running` after a start; an agent whose provisioning did not finish keeps its failed
         status (its machine runs, but OpenClaw on it is not set up), until finished/repaired."""
         current = await self.ctx.store.agents.get(agent.id)
         if not current.provisioned:
             return current
         return await self.ctx.store.agents.set_status(
-            agent.id, AgentStatus.RUNNING, actor=actor, reason=reason
+            agent.id, AgentStatus.RUNNING, actor=str(actor), reason=reason
         )
 
     async def _capacity_alert(self, agent: Agent, error: FlyError) -> None:
@@ -332,7 +337,7 @@ class Lifecycle:
             isinstance(error, InsufficientCapacityError) or "resources" in error.message.lower()
         )
         await self.ctx.alert(
-            "start_refused",
+            AlertKind.START_REFUSED,
             f"Fly refused to start {agent.id} on machine {agent.machine_id}: {error.message}."
             + (
                 " The host that holds its volume is full: take a /snapshot and /recreate the "

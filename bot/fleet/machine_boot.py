@@ -19,30 +19,7 @@ from bot.fleet.machine_spec import AgentRuntime
 from bot.fleet.resolve import EffectiveConfig
 from bot.fleet.steps import JournaledSteps
 from flyclient import ExecOutcomeUnknownError, FlyClient, Machine
-from storage.models import Agent, Operation
-
-
-def runtime_for(
-    agent: Agent, config: EffectiveConfig, defaults_dev_mode: bool, startup: int
-) -> AgentRuntime:
-    return AgentRuntime(
-        agent_id=agent.id,
-        tenant_id=agent.tenant_id,
-        user_id=agent.user_id,
-        image=config.image,
-        region=config.region,
-        cpu_kind=config.cpu_kind,
-        cpus=config.cpus,
-        memory_mb=config.memory_mb,
-        model=config.model,
-        allowed_skills=config.allowed_skills,
-        bridge_url=config.bridge_url or "",
-        app_key=config.app_key,
-        service_id=config.service_id or "",
-        startup_timeout_s=startup,
-        gateway_dev_mode=defaults_dev_mode,
-        secrets=config.secret_values(),
-    )
+from storage.models import Actor, Agent, Operation
 
 
 class MachineBoot:
@@ -61,8 +38,7 @@ class MachineBoot:
         existing = await fly.find_machine_by_op_id(operation.id)
         if existing is not None:
             return existing
-        defaults = self.ctx.defaults
-        runtime = runtime_for(agent, config, defaults.gateway_dev_mode, defaults.startup_timeout_s)
+        runtime = AgentRuntime.from_effective(agent, config, self.ctx.defaults)
         return await fly.create_machine(
             machine_spec.machine_config(runtime, volume_id=volume_id),
             region=agent.region or config.region,
@@ -76,7 +52,7 @@ class MachineBoot:
         steps: JournaledSteps,
         machine_id: str,
         config: EffectiveConfig,
-        actor: str,
+        actor: Actor,
     ) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         """The steps that bring a created machine up, by name, in the order asked for; the
         caller skips those its journal already records as done."""
@@ -111,7 +87,7 @@ class MachineBoot:
         steps: JournaledSteps,
         machine_id: str,
         config: EffectiveConfig,
-        actor: str,
+        actor: Actor,
     ) -> None:
         if self.ctx.defaults.owner_entries is None:
             await steps.skipped("owner", "owner policy: user", {"policy": "user"})

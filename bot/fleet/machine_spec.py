@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flyclient import (
     MachineCheck,
@@ -24,6 +25,11 @@ from flyclient import (
     MachineService,
     StopConfig,
 )
+
+if TYPE_CHECKING:
+    from bot.fleet.defaults import FleetDefaults
+    from bot.fleet.resolve import EffectiveConfig
+    from storage.models import Agent
 
 GATEWAY_PORT = 3000
 VOLUME_MOUNT_PATH = "/data"
@@ -65,6 +71,32 @@ class AgentRuntime:
     startup_timeout_s: int
     gateway_dev_mode: bool
     secrets: Mapping[str, str]
+
+    @classmethod
+    def from_effective(
+        cls, agent: Agent, config: EffectiveConfig, defaults: FleetDefaults
+    ) -> AgentRuntime:
+        """The runtime of `agent` from its effective configuration (`resolve.py`) and the
+        fleet-wide values no level overrides: the one way from the configuration to a machine,
+        for provision and recreate alike."""
+        return cls(
+            agent_id=agent.id,
+            tenant_id=agent.tenant_id,
+            user_id=agent.user_id,
+            image=config.image,
+            region=config.region,
+            cpu_kind=config.cpu_kind,
+            cpus=config.cpus,
+            memory_mb=config.memory_mb,
+            model=config.model,
+            allowed_skills=config.allowed_skills,
+            bridge_url=config.bridge_url or "",
+            app_key=config.app_key,
+            service_id=config.service_id or "",
+            startup_timeout_s=defaults.startup_timeout_s,
+            gateway_dev_mode=defaults.gateway_dev_mode,
+            secrets=config.secret_values(),
+        )
 
     def __repr__(self) -> str:
         return (

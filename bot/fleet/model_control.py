@@ -16,7 +16,7 @@ from bot.fleet.errors import ModelMismatch, OperationFailed
 from bot.fleet.fly_boundary import fly_call, fly_errors_become_fleet_errors
 from bot.fleet.gateway import wait_until_ready
 from flyclient import FlyError
-from storage.models import Agent, AgentChanges, AlertSeverity, AuditOutcome
+from storage.models import Actor, Agent, AgentChanges, AlertKind, AlertSeverity, AuditOutcome
 
 
 @fly_errors_become_fleet_errors
@@ -24,7 +24,7 @@ class ModelControl:
     def __init__(self, ctx: FleetContext) -> None:
         self.ctx = ctx
 
-    async def set_model(self, ref: str, model: str, *, actor: str) -> str:
+    async def set_model(self, ref: str, model: str, *, actor: Actor) -> str:
         """`models set` then `models status --plain`; a mismatch is an alert, not a success."""
         ctx = self.ctx
         chosen = validation.model_id(model)
@@ -44,12 +44,12 @@ class ModelControl:
                 {"model": chosen, "reason": parsed.reason},
             )
             raise OperationFailed(f"OpenClaw refused the model {chosen}: {parsed.reason}")
-        await ctx.store.agents.update(agent.id, AgentChanges(model=chosen), actor=actor)
+        await ctx.store.agents.update(agent.id, AgentChanges(model=chosen), actor=str(actor))
         effective = await self.verify_model(agent.id, actor=actor, expected=chosen)
         await ctx.audit(actor, "agent.model", agent.id, AuditOutcome.OK, {"model": chosen})
         return effective
 
-    async def verify_model(self, ref: str, *, actor: str, expected: str | None = None) -> str:
+    async def verify_model(self, ref: str, *, actor: Actor, expected: str | None = None) -> str:
         ctx = self.ctx
         agent = await ctx.find_agent(ref)
         machine_id = ctx.machine_of(agent)
@@ -62,7 +62,7 @@ class ModelControl:
         if not parsed.ok or parsed.model != wanted:
             seen = parsed.model or parsed.reason
             await ctx.alert(
-                "model_mismatch",
+                AlertKind.MODEL_MISMATCH,
                 f"Agent {agent.id} runs model {seen}, not the configured {wanted}.",
                 severity=AlertSeverity.WARNING,
                 dedupe_key=f"model_mismatch:{agent.id}",
@@ -74,13 +74,15 @@ class ModelControl:
             )
         return parsed.model
 
-    async def update_allowed_skills(self, ref: str, skills: Sequence[str], *, actor: str) -> Agent:
+    async def update_allowed_skills(
+        self, ref: str, skills: Sequence[str], *, actor: Actor
+    ) -> Agent:
         """Record the new skills AND put them on the running machine (an update restarts it)."""
         ctx = self.ctx
         cleaned = tuple(validation.skills(skills))
         agent = await ctx.find_agent(ref)
         agent = await ctx.store.agents.update(
-            agent.id, AgentChanges(allowed_skills=cleaned), actor=actor
+            agent.id, AgentChanges(allowed_skills=cleaned), actor=str(actor)
         )
         if agent.machine_id:
             machine_id = agent.machine_id

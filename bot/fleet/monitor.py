@@ -23,23 +23,29 @@ from bot.fleet.errors import FleetError
 from bot.fleet.resolve import AgentOverrides
 from flyclient import FlyClient, FlyError, ForbiddenError, MachineStatus, UnauthorizedError
 from storage.errors import StateTransitionError
-from storage.models import AgentGlance, AgentStatus, AlertSeverity
+from storage.models import Actor, AgentGlance, AgentStatus, AlertKind, AlertSeverity
 
 log = logging.getLogger("bot.fleet.monitor")
 
-TRANSIENT_STATES = frozenset(
-    {
-        "creating",
-        "starting",
-        "stopping",
-        "restarting",
-        "suspending",
-        "destroying",
-        "updating",
-        "replacing",
-        "launch_failed",
-    }
-)
+# A machine seen too long in one of these states is wedged: the alert for each state.
+_WEDGED_ALERTS = {
+    "creating": AlertKind.MACHINE_WEDGED_CREATING,
+    "starting": AlertKind.MACHINE_WEDGED_STARTING,
+    "stopping": AlertKind.MACHINE_WEDGED_STOPPING,
+    "restarting": AlertKind.MACHINE_WEDGED_RESTARTING,
+    "suspending": AlertKind.MACHINE_WEDGED_SUSPENDING,
+    "destroying": AlertKind.MACHINE_WEDGED_DESTROYING,
+    "updating": AlertKind.MACHINE_WEDGED_UPDATING,
+    "replacing": AlertKind.MACHINE_WEDGED_REPLACING,
+    "launch_failed": AlertKind.MACHINE_WEDGED_LAUNCH_FAILED,
+}
+TRANSIENT_STATES = frozenset(_WEDGED_ALERTS)
+# A machine found in one of these states although its agent should run: the alert for each.
+_UNEXPECTED_ALERTS = {
+    "stopped": AlertKind.MACHINE_UNEXPECTED_STOPPED,
+    "failed": AlertKind.MACHINE_UNEXPECTED_FAILED,
+    "suspended": AlertKind.MACHINE_UNEXPECTED_SUSPENDED,
+}
 WEDGED_AFTER_S = 300.0
 WEDGED_UPDATING_AFTER_S = 600.0
 # Statuses in which the agent is expected to be serving.
@@ -85,7 +91,7 @@ class Monitor:
                 report.failed_apps.append(app)
                 report.alerts += 1
                 await self.ctx.alert(
-                    "fly_token_refused",
+                    AlertKind.FLY_TOKEN_REFUSED,
                     f"Fly refused the API token of tenant(s) {', '.join(sorted(tenants))} for app "
                     f"{app} ({error.status_code}): {error.message}. Their agents are not "
                     "monitored until the token is fixed.",
@@ -148,7 +154,7 @@ class Monitor:
             if agent.status in EXPECT_RUNNING | {AgentStatus.STOPPED}:
                 await self._raise(
                     agent,
-                    "gone",
+                    AlertKind.MACHINE_GONE,
                     report,
                     AlertSeverity.CRITICAL,
                     f"Machine {agent.machine_id} of agent {agent.id} is gone from Fly.",
@@ -161,10 +167,10 @@ class Monitor:
             seen = _Seen(state=state, since=now)
             self._seen[machine.id] = seen
 
-        if state in ("stopped", "failed", "suspended") and agent.status in EXPECT_RUNNING:
+        if state in _UNEXPECTED_ALERTS and agent.status in EXPECT_RUNNING:
             await self._raise(
                 agent,
-                f"unexpected_{state}",
+                _UNEXPECTED_ALERTS[state],
                 report,
                 AlertSeverity.CRITICAL,
                 f"Machine {machine.id} of agent {agent.id} is {state} although nobody stopped "
@@ -188,7 +194,7 @@ class Monitor:
                 seen.alerted.add("wedged")
                 await self._raise(
                     agent,
-                    f"wedged_{state}",
+                    _WEDGED_ALERTS[state],
                     report,
                     AlertSeverity.CRITICAL,
                     f"Machine {machine.id} of agent {agent.id} has been {state} for over "
@@ -201,7 +207,7 @@ class Monitor:
                 seen.alerted.add("critical")
                 await self._raise(
                     agent,
-                    "check_critical",
+                    AlertKind.MACHINE_CHECK_CRITICAL,
                     report,
                     AlertSeverity.WARNING,
                     f"Machine {machine.id} of agent {agent.id}: check {', '.join(critical)} is "
@@ -214,14 +220,16 @@ class Monitor:
     async def _raise(
         self,
         agent: AgentGlance,
-        condition: str,
+        kind: AlertKind,
         report: SweepReport,
         severity: AlertSeverity,
         text: str,
     ) -> None:
         report.alerts += 1
+        # The condition (`gone`, `wedged_starting`…) names the alert in its payload and dedupe key.
+        condition = kind.removeprefix("machine_")
         await self.ctx.alert(
-            f"machine_{condition}",
+            kind,
             text,
             severity=severity,
             dedupe_key=f"monitor:{condition}:{agent.machine_id}",
@@ -235,7 +243,11 @@ class Monitor:
             return
         with contextlib.suppress(StateTransitionError):
             await self.ctx.store.agents.set_status(
-                agent.id, status, actor="system:monitor", reason=reason, expected=[agent.status]
+                agent.id,
+                status,
+                actor=str(Actor.system("monitor")),
+                reason=reason,
+                expected=[agent.status],
             )
             report.status_changes += 1
 

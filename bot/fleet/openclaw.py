@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.fleet import validation
+from storage.pairing import PAIRING_CODE_CHAR, PAIRING_CODE_LENGTH
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # ISO timestamps (`2026-11-25T13:43:47.658Z`), with or without a leading level tag.
@@ -277,11 +278,15 @@ def parse_config_set(exit_code: int, stdout: str, stderr: str) -> ModelResult:
     return ModelResult(ok=False, reason=failure_reason(stdout, stderr))
 
 
+# Loose on purpose (any letter or digit, either case): what follows a marker is then validated,
+# so a lower-cased code still reads and a wrong one is refused with the reason.
 _CODE_MARKERS = (
-    re.compile(r"pairing approve telegram\s+([A-Za-z0-9]{8})\b", re.IGNORECASE),
-    re.compile(r"pairing code:\s*([A-Za-z0-9]{8})\b", re.IGNORECASE),
+    re.compile(rf"pairing approve telegram\s+([A-Za-z0-9]{{{PAIRING_CODE_LENGTH}}})\b", re.I),
+    re.compile(rf"pairing code:\s*([A-Za-z0-9]{{{PAIRING_CODE_LENGTH}}})\b", re.I),
 )
-_BARE_CODE_RE = re.compile(r"(?<![A-Za-z0-9])([A-HJ-NP-Z2-9]{8})(?![A-Za-z0-9])")
+_BARE_CODE_RE = re.compile(
+    rf"(?<![A-Za-z0-9])({PAIRING_CODE_CHAR}{{{PAIRING_CODE_LENGTH}}})(?![A-Za-z0-9])"
+)
 
 
 def find_pairing_code(text: str) -> str | None:

@@ -24,7 +24,7 @@ from bot.fleet.context import FleetContext
 from bot.fleet.errors import OperationFailed
 from bot.fleet.resolve import EffectiveConfig
 from flyclient import FlyClient
-from storage.models import AuditOutcome
+from storage.models import Actor, AuditOutcome
 
 OWNERS_ACTION = "machine.owners"
 SET_BY_BOT = "config set"
@@ -63,7 +63,7 @@ async def recorded(ctx: FleetContext, machine_id: str) -> OwnerRecord | None:
 
 
 async def record(
-    ctx: FleetContext, machine_id: str, owners: Sequence[str], *, how: str, actor: str
+    ctx: FleetContext, machine_id: str, owners: Sequence[str], *, how: str, actor: Actor
 ) -> None:
     await ctx.audit(
         actor, OWNERS_ACTION, machine_id, AuditOutcome.OK, {"owners": list(owners), "how": how}
@@ -84,7 +84,7 @@ async def apply_policy(
     machine_id: str,
     config: EffectiveConfig,
     *,
-    actor: str,
+    actor: Actor,
 ) -> tuple[str, ...] | None:
     """Write the policy's owners to the machine and record them; None under `user`.
 
@@ -112,7 +112,7 @@ async def ensure_policy(
     machine_id: str,
     config: EffectiveConfig,
     *,
-    actor: str,
+    actor: Actor,
 ) -> bool:
     """Bring the machine to the policy unless its record already satisfies it; True if it ran."""
     wanted = ctx.defaults.owner_entries

@@ -35,7 +35,10 @@ from flyclient import (
 )
 from storage import new_executor_id
 from storage.models import (
+    Actor,
+    ActorKind,
     Agent,
+    AlertKind,
     AlertSeverity,
     AuditOutcome,
     PairingRequest,
@@ -81,9 +84,9 @@ def unprovisioned_words(agent: Agent) -> str:
 
 
 def telegram_id_of(actor: str) -> str | None:
-    """The Telegram user id in a `user:<id>` actor; None for any other actor."""
-    kind, _, ident = actor.partition(":")
-    return ident if kind == "user" and ident.isdigit() else None
+    """The Telegram user id in a stored `user:<id>` actor; None for any other actor."""
+    parsed = Actor.parse(actor)
+    return parsed.id if parsed is not None and parsed.kind is ActorKind.USER else None
 
 
 class PairingExecutor:
@@ -101,7 +104,7 @@ class PairingExecutor:
 
     # --- execution ------------------------------------------------------------------------
 
-    async def execute(self, request_id: str, *, actor: str) -> PairingResult:
+    async def execute(self, request_id: str, *, actor: Actor) -> PairingResult:
         running = self._attempts.get(request_id)
         if running is not None:
             await asyncio.wait({running})
@@ -128,7 +131,7 @@ class PairingExecutor:
             if self._attempts.get(request_id) is attempt:
                 del self._attempts[request_id]
 
-    async def _execute(self, request_id: str, *, actor: str) -> PairingResult:
+    async def _execute(self, request_id: str, *, actor: Actor) -> PairingResult:
         ctx = self.ctx
         request = await ctx.store.pairing.get(request_id)
         if request.state is not PairingState.APPROVED:
@@ -174,7 +177,7 @@ class PairingExecutor:
         return await self._approve(fly, config, request, actor=actor)
 
     async def _ensure_owner_policy(
-        self, fly: FlyClient, config: EffectiveConfig, request: PairingRequest, *, actor: str
+        self, fly: FlyClient, config: EffectiveConfig, request: PairingRequest, *, actor: Actor
     ) -> PairingResult | None:
         """The policy's owners go on the machine before its approval, unless recorded there:
         an approval never silently creates an owner the policy did not name."""
@@ -193,7 +196,7 @@ class PairingExecutor:
                 "The operators have been told.",
             )
             await ctx.alert(
-                "owner_policy_failed",
+                AlertKind.OWNER_POLICY_FAILED,
                 f"Pairing request {request.id} was not approved: the command owners of machine "
                 f"{request.machine_id} could not be set ({error.message}).",
                 severity=AlertSeverity.WARNING,
@@ -241,7 +244,7 @@ class PairingExecutor:
                 outcome=PairingOutcome.REFUSED,
             )
             await ctx.alert(
-                "pairing_foreign_code",
+                AlertKind.PAIRING_FOREIGN_CODE,
                 f"Pairing request {request.id}: {request.submitted_by} submitted a code that the "
                 f"agent issued to telegram user {pending.sender_id}. It was refused, not approved.",
                 severity=AlertSeverity.WARNING,
@@ -251,7 +254,7 @@ class PairingExecutor:
         return None
 
     async def _approve(
-        self, fly: FlyClient, config: EffectiveConfig, request: PairingRequest, *, actor: str
+        self, fly: FlyClient, config: EffectiveConfig, request: PairingRequest, *, actor: Actor
     ) -> PairingResult:
         ctx = self.ctx
         command = openclaw.approve_pairing(ctx.defaults.openclaw_dir, request.code)
@@ -350,7 +353,7 @@ class PairingExecutor:
         request: PairingRequest,
         configured: str | None,
         *,
-        actor: str,
+        actor: Actor,
     ) -> None:
         """Record the owner OpenClaw made under the `user` policy; under any other, an owner
         it made anyway is reported and replaced by the policy's at once."""
@@ -366,7 +369,7 @@ class PairingExecutor:
         if configured in policy:
             return
         await ctx.alert(
-            "owner_bootstrap",
+            AlertKind.OWNER_BOOTSTRAP,
             f"Approving {request.id} made {configured} the command owner of machine "
             f"{request.machine_id}, which the owner policy does not name. Resetting it.",
             severity=AlertSeverity.CRITICAL,

@@ -19,7 +19,7 @@ from bot.fleet.gateway import current_health
 from bot.fleet.pairing_executor import telegram_id_of
 from bot.fleet.resolve import EffectiveConfig
 from flyclient import FlyClient, FlyError
-from storage.models import Agent, PairingRequest, PairingState, StuckResolution
+from storage.models import Actor, Agent, PairingRequest, PairingState, StuckResolution
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class PairingRecovery:
     def __init__(self, ctx: FleetContext) -> None:
         self.ctx = ctx
 
-    async def recover_machine(self, agent: Agent, *, actor: str) -> RecoveryResult:
+    async def recover_machine(self, agent: Agent, *, actor: Actor) -> RecoveryResult:
         """After a restart: once the gateway is healthy, look before anything runs again."""
         ctx = self.ctx
         if agent.machine_id is None:
@@ -62,7 +62,7 @@ class PairingRecovery:
         listing = openclaw.parse_pairing_list(outcome.exit_code, outcome.stdout, outcome.stderr)
         if not listing.ok or listing.find(request.code) is not None:
             recovered = await ctx.store.pairing.mark_machine_recovered(
-                agent.machine_id, by=actor, resolution=StuckResolution.RETRY
+                agent.machine_id, by=str(actor), resolution=StuckResolution.RETRY
             )
             return RecoveryResult(
                 StuckResolution.RETRY,
@@ -80,7 +80,7 @@ class PairingRecovery:
         agent: Agent,
         request: PairingRequest,
         *,
-        actor: str,
+        actor: Actor,
     ) -> RecoveryResult:
         ctx = self.ctx
         machine_id = request.machine_id
@@ -121,7 +121,7 @@ class PairingRecovery:
             )
         recovered = await ctx.store.pairing.mark_machine_recovered(
             machine_id,
-            by=actor,
+            by=str(actor),
             resolution=StuckResolution.APPLIED,
             detail=f"code no longer pending and telegram user {sender} is allowed: applied",
         )
@@ -133,10 +133,10 @@ class PairingRecovery:
         )
 
     async def _abandon(
-        self, request: PairingRequest, actor: str, detail: str, message: str
+        self, request: PairingRequest, actor: Actor, detail: str, message: str
     ) -> RecoveryResult:
         recovered = await self.ctx.store.pairing.mark_machine_recovered(
-            request.machine_id, by=actor, resolution=StuckResolution.ABANDONED, detail=detail
+            request.machine_id, by=str(actor), resolution=StuckResolution.ABANDONED, detail=detail
         )
         return RecoveryResult(StuckResolution.ABANDONED, recovered, message)
 

@@ -32,9 +32,12 @@ from bot.fleet.steps import JournaledSteps, short_error
 from flyclient import FlyClient, FlyError, InsufficientCapacityError, NotFoundError
 from storage.errors import AgentAlreadyExistsError, StateTransitionError
 from storage.models import (
+    THE_BOT,
+    Actor,
     Agent,
     AgentChanges,
     AgentStatus,
+    AlertKind,
     AlertSeverity,
     AuditOutcome,
     Operation,
@@ -157,7 +160,7 @@ class Provisioning:
         self._boot = MachineBoot(ctx)
 
     async def provision_agent_machine(
-        self, request: ProvisionRequest, *, actor: str, progress: Progress | None = None
+        self, request: ProvisionRequest, *, actor: Actor, progress: Progress | None = None
     ) -> ProvisionResult:
         """Provision with secrets given in the call (stored in the vault for later steps), or
         resume this agent's provisioning when its journal shows it unfinished."""
@@ -189,7 +192,7 @@ class Provisioning:
                 agent = await store.agents.create(
                     tenant_id=tenant,
                     user_id=user,
-                    actor=actor,
+                    actor=str(actor),
                     fly_app=config.fly_app,
                     region=config.region,
                     image=config.image,
@@ -204,9 +207,9 @@ class Provisioning:
             own.update(staged)
             own.update({k: SecretStr(v) for k, v in call_secrets.items()})
             if own:
-                await store.secrets.upsert(SecretScope.agent(agent.id), own, actor=actor)
+                await store.secrets.upsert(SecretScope.agent(agent.id), own, actor=str(actor))
             if staged:
-                await store.secrets.clear(SecretScope.staged(tenant, user), actor=actor)
+                await store.secrets.clear(SecretScope.staged(tenant, user), actor=str(actor))
             begin = await store.journal.begin(
                 OperationKind.PROVISION,
                 f"provision:{agent.id}",
@@ -223,7 +226,7 @@ class Provisioning:
             )
 
     async def resume_unfinished(
-        self, *, actor: str = "system", on_resumed: OnResumed | None = None
+        self, *, actor: Actor = THE_BOT, on_resumed: OnResumed | None = None
     ) -> list[str]:
         """After a crash: resume every provisioning the journal shows unfinished.
 
@@ -258,7 +261,7 @@ class Provisioning:
                     log.exception("reporting the resumed provisioning of %s failed", agent.id)
         return resumed
 
-    async def _resume(self, agent: Agent, *, actor: str, progress: Progress) -> ProvisionResult:
+    async def _resume(self, agent: Agent, *, actor: Actor, progress: Progress) -> ProvisionResult:
         operation = await self.ctx.store.journal.get_by_key(f"provision:{agent.id}")
         if operation is None:
             raise AgentBusy(f"Agent {agent.id} has no provisioning to resume.")
@@ -274,7 +277,7 @@ class Provisioning:
         operation: Operation,
         config: EffectiveConfig,
         *,
-        actor: str,
+        actor: Actor,
         progress: Progress,
         resumed: bool,
     ) -> ProvisionResult:
@@ -304,7 +307,7 @@ class Provisioning:
                     # Recorded on the agent before the step shows done, so whoever watches
                     # the progress finds the volume on the agent.
                     agent = await ctx.store.agents.update(
-                        agent.id, AgentChanges(volume_id=volume_id), actor=actor
+                        agent.id, AgentChanges(volume_id=volume_id), actor=str(actor)
                     )
                     step.result = {"volume_id": volume_id}
 
@@ -314,7 +317,7 @@ class Provisioning:
                     machine = await self._boot.machine_for(fly, agent, config, operation, volume_id)
                     machine_id = machine.id
                     agent = await ctx.store.agents.update(
-                        agent.id, AgentChanges(machine_id=machine_id), actor=actor
+                        agent.id, AgentChanges(machine_id=machine_id), actor=str(actor)
                     )
                     step.result = {"machine_id": machine_id}
 
@@ -333,11 +336,11 @@ class Provisioning:
         agent = await ctx.store.agents.update(
             agent.id,
             AgentChanges(model=config.model, last_error=None),
-            actor=actor,
+            actor=str(actor),
         )
-        await ctx.store.agents.mark_provisioned(agent.id, actor=actor)
+        await ctx.store.agents.mark_provisioned(agent.id, actor=str(actor))
         agent = await ctx.store.agents.set_status(
-            agent.id, AgentStatus.RUNNING, actor=actor, reason="provisioned"
+            agent.id, AgentStatus.RUNNING, actor=str(actor), reason="provisioned"
         )
         await journal.finish(
             operation.id,
@@ -352,7 +355,7 @@ class Provisioning:
             {"machine_id": machine_id, "volume_id": volume_id, "model": config.model},
         )
         await ctx.alert(
-            "agent_provisioned",
+            AlertKind.AGENT_PROVISIONED,
             f"Agent {agent.id} ({agent.tenant_id}/{agent.user_id}) is running on machine "
             f"{machine_id} with model {config.model}.",
             severity=AlertSeverity.INFO,
@@ -370,7 +373,7 @@ class Provisioning:
         step: str,
         error: Exception,
         *,
-        actor: str,
+        actor: Actor,
     ) -> None:
         """Roll back what a failed step leaves unused, record the failure everywhere, raise."""
         ctx = self.ctx
@@ -391,21 +394,26 @@ class Provisioning:
                         f"{current.volume_id}): {short_error(cleanup_error)}"
                     )
             await ctx.store.agents.update(
-                agent.id, AgentChanges(volume_id=None, last_error=short_error(error)), actor=actor
+                agent.id,
+                AgentChanges(volume_id=None, last_error=short_error(error)),
+                actor=str(actor),
             )
             await ctx.store.agents.mark_deleted(
-                agent.id, actor=actor, reason=f"provision failed at {step}"
+                agent.id, actor=str(actor), reason=f"provision failed at {step}"
             )
         else:
             cleanup.append(
                 f"/deprovision {agent.id} removes machine {current.machine_id} and its volume"
             )
             await ctx.store.agents.update(
-                agent.id, AgentChanges(last_error=short_error(error)), actor=actor
+                agent.id, AgentChanges(last_error=short_error(error)), actor=str(actor)
             )
             with contextlib.suppress(StateTransitionError):
                 await ctx.store.agents.set_status(
-                    agent.id, AgentStatus.ERROR, actor=actor, reason=f"provision failed at {step}"
+                    agent.id,
+                    AgentStatus.ERROR,
+                    actor=str(actor),
+                    reason=f"provision failed at {step}",
                 )
         await ctx.store.journal.finish(
             operation.id,
@@ -418,9 +426,8 @@ class Provisioning:
         if isinstance(error, InsufficientCapacityError):
             extra.append("Fly has no capacity for this size in the region: try another region=")
         fixes = extra + cleanup
-        kind = error.kind if isinstance(error, GatewayProblem) else "provision_failed"
         await ctx.alert(
-            f"gateway_{kind}" if isinstance(error, GatewayProblem) else kind,
+            error.alert_kind if isinstance(error, GatewayProblem) else AlertKind.PROVISION_FAILED,
             f"Provisioning {agent.tenant_id}/{agent.user_id} ({agent.id}) failed at step {step}: "
             f"{short_error(error)}"
             + (f" Rolled back: {words_rolled_back}." if rolled_back else "")

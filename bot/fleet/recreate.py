@@ -28,9 +28,11 @@ from bot.fleet.teardown import delete_volume
 from flyclient import FlyClient, FlyError, NotFoundError, VolumeSnapshot
 from storage.errors import StateTransitionError
 from storage.models import (
+    Actor,
     Agent,
     AgentChanges,
     AgentStatus,
+    AlertKind,
     AlertSeverity,
     AuditOutcome,
     OperationKind,
@@ -63,7 +65,7 @@ class Recreate:
         self._boot = MachineBoot(ctx)
 
     async def recreate_agent_from_latest_snapshot(
-        self, ref: str, *, actor: str, progress: Progress | None = None
+        self, ref: str, *, actor: Actor, progress: Progress | None = None
     ) -> ProvisionResult:
         agent = await self.ctx.find_agent(ref)
         progress = progress or Progress.silent("recreate", RECREATE_STEPS)
@@ -83,7 +85,7 @@ class Recreate:
                 snapshot = await fly.latest_usable_snapshot(recorded.source_volume_id)
         return snapshot
 
-    async def _recreate(self, agent: Agent, *, actor: str, progress: Progress) -> ProvisionResult:
+    async def _recreate(self, agent: Agent, *, actor: Actor, progress: Progress) -> ProvisionResult:
         ctx = self.ctx
         if agent.volume_id is None:
             raise NoSnapshot(f"Agent {agent.id} has no volume, so it has no snapshot to restore.")
@@ -117,7 +119,7 @@ class Recreate:
         previous_status = agent.status
         with contextlib.suppress(StateTransitionError):
             agent = await ctx.store.agents.set_status(
-                agent.id, AgentStatus.RECREATING, actor=actor, reason=f"from {snapshot.id}"
+                agent.id, AgentStatus.RECREATING, actor=str(actor), reason=f"from {snapshot.id}"
             )
         journal = ctx.store.journal
         done = await journal.completed_results(operation.id)
@@ -175,11 +177,11 @@ class Recreate:
                 await ctx.store.agents.set_status(
                     agent.id,
                     previous_status,
-                    actor=actor,
+                    actor=str(actor),
                     reason="recreate failed; old machine kept",
                 )
             await ctx.alert(
-                "recreate_failed",
+                AlertKind.RECREATE_FAILED,
                 f"Recreating {agent.id} from {snapshot.id} failed at {step_name}: "
                 f"{short_error(error)}. The old machine {agent.machine_id} was kept; rolled "
                 f"back: {', '.join(rolled_back) or 'nothing'}.",
@@ -209,7 +211,7 @@ class Recreate:
                     model=config.model,
                     last_error=None,
                 ),
-                actor=actor,
+                actor=str(actor),
             )
             record = await ctx.store.snapshots.record(
                 agent_id=agent.id,
@@ -228,9 +230,9 @@ class Recreate:
         )
         # A recreate brings a whole new machine up (model set): it also repairs an agent whose
         # provisioning had failed.
-        await ctx.store.agents.mark_provisioned(agent.id, actor=actor)
+        await ctx.store.agents.mark_provisioned(agent.id, actor=str(actor))
         agent = await ctx.store.agents.set_status(
-            agent.id, AgentStatus.RUNNING, actor=actor, reason=f"recreated from {snapshot.id}"
+            agent.id, AgentStatus.RUNNING, actor=str(actor), reason=f"recreated from {snapshot.id}"
         )
         await journal.finish(
             operation.id,
@@ -253,7 +255,7 @@ class Recreate:
             },
         )
         await ctx.alert(
-            "agent_recreated",
+            AlertKind.AGENT_RECREATED,
             f"Agent {agent.id} was recreated from snapshot {snapshot.id} "
             f"on machine {new_machine_id}."
             + (f" Left to clean up: {'; '.join(leftovers)}." if leftovers else ""),

@@ -16,6 +16,7 @@ from pydantic import JsonValue, SecretStr
 
 from bot.fleet import validation
 from bot.fleet.defaults import FleetDefaults
+from storage.models import Agent
 
 Level = Literal["agent", "tenant", "fleet", "generated", "unset"]
 
@@ -53,6 +54,17 @@ class AgentOverrides:
     region: str | None = None
     fly_app: str | None = None
     image: str | None = None
+
+    @classmethod
+    def of_agent(cls, agent: Agent) -> AgentOverrides:
+        """What an agent's record fixes for itself (provisioning wrote what it resolved)."""
+        return cls(
+            model=agent.model,
+            allowed_skills=agent.allowed_skills,
+            region=agent.region,
+            fly_app=agent.fly_app,
+            image=agent.image,
+        )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from bot.fleet.context import FleetContext
 from bot.fleet.errors import AgentNotFound, InvalidRequest
 from bot.fleet.fly_boundary import fly_errors_become_fleet_errors
 from bot.fleet.resolve import AGENT_SECRET_KEYS
-from storage.models import SecretMeta, SecretScope
+from storage.models import Actor, SecretMeta, SecretScope
 
 
 def _plain(value: str | SecretStr) -> str:
@@ -77,18 +77,18 @@ class AgentSecrets:
             )
 
     async def upsert_agent_secrets(
-        self, ref: str, values: Mapping[str, str | SecretStr], *, actor: str
+        self, ref: str, values: Mapping[str, str | SecretStr], *, actor: Actor
     ) -> list[SecretMeta]:
         cleaned, problems = clean_agent_secrets(values)
         if problems:
             raise InvalidRequest(problems)
         scope = await self._scope(ref)
         return await self.ctx.store.secrets.upsert(
-            scope, {name: SecretStr(value) for name, value in cleaned.items()}, actor=actor
+            scope, {name: SecretStr(value) for name, value in cleaned.items()}, actor=str(actor)
         )
 
     async def get_agent_secrets_meta(self, ref: str) -> list[SecretMeta]:
         return await self.ctx.store.secrets.meta(await self._scope(ref))
 
-    async def clear_agent_secrets(self, ref: str, *, actor: str) -> int:
-        return await self.ctx.store.secrets.clear(await self._scope(ref), actor=actor)
+    async def clear_agent_secrets(self, ref: str, *, actor: Actor) -> int:
+        return await self.ctx.store.secrets.clear(await self._scope(ref), actor=str(actor))

@@ -20,7 +20,8 @@ mutating call records an audit entry; problems worth a human's time are queued f
 chat; a Fly failure reaches the caller as a `FleetError` (`bot.fleet.fly_boundary`), and
 so does a refusal of the store (`bot.fleet.storage_boundary`, applied to this front).
 
-`actor` names who asked: `admin:<telegram id>`, `user:<telegram id>` or `system`.
+`actor` names who asked (`storage.models.Actor`): an admin or an end user by Telegram id, or the
+bot itself; the store records it as `admin:<telegram id>`, `user:<telegram id>`, `system`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,16 @@ from bot.fleet.storage_boundary import storage_errors_become_fleet_errors
 from bot.fleet.tenants import TenantService
 from bot.fleet.views import AgentView, FleetViews
 from storage import Store
-from storage.models import Agent, IssuedInvite, PairingRequest, SecretMeta, Snapshot, SubmitResult
+from storage.models import (
+    THE_BOT,
+    Actor,
+    Agent,
+    IssuedInvite,
+    PairingRequest,
+    SecretMeta,
+    Snapshot,
+    SubmitResult,
+)
 
 # Named here for callers that import them with the service (explicit re-exports).
 __all__ = ["AgentView", "FleetService", "ProvisionRequest"]
@@ -87,7 +97,7 @@ class FleetService:
     # --- provision and recreate -------------------------------------------------------------
 
     async def provision_agent_machine(
-        self, request: ProvisionRequest, *, actor: str, progress: Progress | None = None
+        self, request: ProvisionRequest, *, actor: Actor, progress: Progress | None = None
     ) -> ProvisionResult:
         """Provision with secrets given in the call (stored in the vault for later steps) and
         those set before for `tenant/user`."""
@@ -96,7 +106,7 @@ class FleetService:
         )
 
     async def resume_unfinished(
-        self, *, actor: str = "system", on_resumed: OnResumed | None = None
+        self, *, actor: Actor = THE_BOT, on_resumed: OnResumed | None = None
     ) -> list[str]:
         """After a crash: resume every provisioning the journal shows unfinished."""
         return await self._provisioning.resume_unfinished(actor=actor, on_resumed=on_resumed)
@@ -105,7 +115,7 @@ class FleetService:
         self,
         ref: str,
         *,
-        actor: str,
+        actor: Actor,
         secrets: Mapping[str, str | SecretStr] | None = None,
         progress: Progress | None = None,
     ) -> ProvisionResult:
@@ -120,20 +130,20 @@ class FleetService:
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def start_agent_machine(
-        self, ref: str, *, actor: str, progress: Progress | None = None
+        self, ref: str, *, actor: Actor, progress: Progress | None = None
     ) -> Agent:
         return await self._lifecycle.start_agent_machine(ref, actor=actor, progress=progress)
 
-    async def stop_agent_machine(self, ref: str, *, actor: str) -> Agent:
+    async def stop_agent_machine(self, ref: str, *, actor: Actor) -> Agent:
         return await self._lifecycle.stop_agent_machine(ref, actor=actor)
 
     async def restart_agent_machine(
-        self, ref: str, *, actor: str, progress: Progress | None = None
+        self, ref: str, *, actor: Actor, progress: Progress | None = None
     ) -> tuple[Agent, RecoveryResult]:
         """Restart, wait for a healthy gateway, then settle any stuck pairing (look first)."""
         return await self._lifecycle.restart_agent_machine(ref, actor=actor, progress=progress)
 
-    async def deprovision_agent_machine(self, ref: str, *, actor: str) -> list[str]:
+    async def deprovision_agent_machine(self, ref: str, *, actor: Actor) -> list[str]:
         """Destroy the machine and volume, mark the agent deleted; answers what was removed."""
         return await self._lifecycle.deprovision_agent_machine(ref, actor=actor)
 
@@ -146,7 +156,7 @@ class FleetService:
         action: BulkAction,
         agent_refs: Sequence[str],
         *,
-        actor: str,
+        actor: Actor,
         concurrency: int | None = None,
         progress: Progress | None = None,
     ) -> BulkReport:
@@ -155,38 +165,40 @@ class FleetService:
             action, agent_refs, actor=actor, concurrency=concurrency, progress=progress
         )
 
-    async def create_agent_snapshot(self, ref: str, *, actor: str) -> Snapshot:
+    async def create_agent_snapshot(self, ref: str, *, actor: Actor) -> Snapshot:
         return await self._snapshots.create_agent_snapshot(ref, actor=actor)
 
     # --- model and skills ---------------------------------------------------------------------
 
-    async def set_model(self, ref: str, model: str, *, actor: str) -> str:
+    async def set_model(self, ref: str, model: str, *, actor: Actor) -> str:
         """`models set` then `models status --plain`; a mismatch is an alert, not a success."""
         return await self._models.set_model(ref, model, actor=actor)
 
-    async def verify_model(self, ref: str, *, actor: str, expected: str | None = None) -> str:
+    async def verify_model(self, ref: str, *, actor: Actor, expected: str | None = None) -> str:
         return await self._models.verify_model(ref, actor=actor, expected=expected)
 
-    async def update_allowed_skills(self, ref: str, skills: Sequence[str], *, actor: str) -> Agent:
+    async def update_allowed_skills(
+        self, ref: str, skills: Sequence[str], *, actor: Actor
+    ) -> Agent:
         """Record the new skills AND put them on the running machine (an update restarts it)."""
         return await self._models.update_allowed_skills(ref, skills, actor=actor)
 
     # --- secrets ------------------------------------------------------------------------------
 
     async def upsert_agent_secrets(
-        self, ref: str, values: Mapping[str, str | SecretStr], *, actor: str
+        self, ref: str, values: Mapping[str, str | SecretStr], *, actor: Actor
     ) -> list[SecretMeta]:
         return await self._secrets.upsert_agent_secrets(ref, values, actor=actor)
 
     async def get_agent_secrets_meta(self, ref: str) -> list[SecretMeta]:
         return await self._secrets.get_agent_secrets_meta(ref)
 
-    async def clear_agent_secrets(self, ref: str, *, actor: str) -> int:
+    async def clear_agent_secrets(self, ref: str, *, actor: Actor) -> int:
         return await self._secrets.clear_agent_secrets(ref, actor=actor)
 
     # --- pairing ------------------------------------------------------------------------------
 
-    async def approve_telegram_pairing(self, ref: str, code: str, *, actor: str) -> PairingResult:
+    async def approve_telegram_pairing(self, ref: str, code: str, *, actor: Actor) -> PairingResult:
         """An admin approves a code directly (the seed's `approveTelegramPairing`)."""
         return await self._pairing.approve_telegram_pairing(ref, code, actor=actor)
 
@@ -197,14 +209,14 @@ class FleetService:
             agent_id, code, telegram_user_id=telegram_user_id
         )
 
-    async def approve_pairing_request(self, request_id: str, *, actor: str) -> PairingResult:
+    async def approve_pairing_request(self, request_id: str, *, actor: Actor) -> PairingResult:
         """Approve (if still awaiting a decision) and execute: double taps run it once."""
         return await self._pairing.approve_pairing_request(request_id, actor=actor)
 
-    async def reject_pairing_request(self, request_id: str, *, actor: str) -> None:
+    async def reject_pairing_request(self, request_id: str, *, actor: Actor) -> None:
         await self._pairing.reject_pairing_request(request_id, actor=actor)
 
-    async def unlink_telegram_user(self, ref: str, *, actor: str) -> tuple[Agent, int | None]:
+    async def unlink_telegram_user(self, ref: str, *, actor: Actor) -> tuple[Agent, int | None]:
         """Release the agent from its end user; answers the agent and who was linked."""
         return await self._pairing.unlink_telegram_user(ref, actor=actor)
 
@@ -214,10 +226,10 @@ class FleetService:
 
     # --- invites ------------------------------------------------------------------------------
 
-    async def create_invite(self, agent_id: str, *, actor: str) -> IssuedInvite:
+    async def create_invite(self, agent_id: str, *, actor: Actor) -> IssuedInvite:
         return await self._invites.create_invite(agent_id, actor=actor)
 
-    async def withdraw_invite(self, invite_id: str, *, actor: str) -> None:
+    async def withdraw_invite(self, invite_id: str, *, actor: Actor) -> None:
         await self._invites.withdraw_invite(invite_id, actor=actor)
 
     async def redeem_invite(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.fleet.context import FleetContext
 from bot.fleet.errors import FleetError, OperationFailed
 from bot.fleet.fly_boundary import fly_call, fly_errors_become_fleet_errors
-from storage.models import AuditOutcome, Snapshot
+from storage.models import Actor, AuditOutcome, Snapshot
 
 
 @fly_errors_become_fleet_errors
@@ -18,7 +18,7 @@ class Snapshots:
     def __init__(self, ctx: FleetContext) -> None:
         self.ctx = ctx
 
-    async def create_agent_snapshot(self, ref: str, *, actor: str) -> Snapshot:
+    async def create_agent_snapshot(self, ref: str, *, actor: Actor) -> Snapshot:
         ctx = self.ctx
         agent = await ctx.find_agent(ref)
         if agent.volume_id is None:

@@ -20,7 +20,7 @@ from bot.fleet.context import FleetContext
 from bot.fleet.errors import AgentBusy, FleetError, InvalidRequest
 from bot.fleet.resolve import TENANT_PLAIN_KEYS, TENANT_SECRET_KEYS, AgentOverrides, Level
 from bot.fleet.storage_boundary import storage_errors_become_fleet_errors
-from storage.models import SecretScope, TenantProfile
+from storage.models import Actor, SecretScope, TenantProfile
 
 TENANT_KEYS = (*TENANT_PLAIN_KEYS, *TENANT_SECRET_KEYS)
 MAX_DISPLAY_NAME = 100
@@ -97,7 +97,7 @@ class TenantService:
             raise TenantNotFound(f"No tenant {tenant}; add it with /tenant add {tenant}.")
         return profile
 
-    async def add(self, tenant_id: str, display_name: str | None, *, actor: str) -> TenantProfile:
+    async def add(self, tenant_id: str, display_name: str | None, *, actor: Actor) -> TenantProfile:
         tenant = validation.entity_id(tenant_id, "The tenant id")
         name = (display_name or tenant).strip()
         if not name or len(name) > MAX_DISPLAY_NAME or not name.isprintable():
@@ -107,11 +107,11 @@ class TenantService:
         if await self.ctx.store.tenants.get(tenant) is not None:
             raise FleetError(f"Tenant {tenant} already exists.")
         return await self.ctx.store.tenants.upsert(
-            tenant, display_name=name, overrides={}, actor=actor
+            tenant, display_name=name, overrides={}, actor=str(actor)
         )
 
     async def set_values(
-        self, tenant_id: str, values: Mapping[str, str], *, actor: str
+        self, tenant_id: str, values: Mapping[str, str], *, actor: Actor
     ) -> TenantView:
         """Validate every value first; store nothing unless all are good."""
         profile = await self._require(tenant_id)
@@ -147,16 +147,16 @@ class TenantService:
                 profile.tenant_id,
                 display_name=profile.display_name,
                 overrides=merged,
-                actor=actor,
+                actor=str(actor),
                 tx=tx,
             )
             if secret:
                 await self.ctx.store.secrets.upsert(
-                    SecretScope.tenant(profile.tenant_id), secret, actor=actor, tx=tx
+                    SecretScope.tenant(profile.tenant_id), secret, actor=str(actor), tx=tx
                 )
         return await self.show(profile.tenant_id)
 
-    async def unset(self, tenant_id: str, raw_key: str, *, actor: str) -> TenantView:
+    async def unset(self, tenant_id: str, raw_key: str, *, actor: Actor) -> TenantView:
         profile = await self._require(tenant_id)
         key = _normalise_key(raw_key)
         if key == "FLY_APP_NAME" and await self.ctx.store.agents.live(tenant_id=profile.tenant_id):
@@ -165,7 +165,7 @@ class TenantService:
             )
         if key in TENANT_SECRET_KEYS:
             await self.ctx.store.secrets.delete(
-                SecretScope.tenant(profile.tenant_id), key, actor=actor
+                SecretScope.tenant(profile.tenant_id), key, actor=str(actor)
             )
         else:
             overrides = {k: v for k, v in profile.overrides.items() if k != key}
@@ -173,7 +173,7 @@ class TenantService:
                 profile.tenant_id,
                 display_name=profile.display_name,
                 overrides=overrides,
-                actor=actor,
+                actor=str(actor),
             )
         return await self.show(profile.tenant_id)
 
@@ -217,7 +217,7 @@ class TenantService:
     async def list(self) -> list[TenantProfile]:
         return await self.ctx.store.tenants.all()
 
-    async def remove(self, tenant_id: str, *, actor: str) -> None:
+    async def remove(self, tenant_id: str, *, actor: Actor) -> None:
         profile = await self._require(tenant_id)
         live = await self.ctx.store.agents.live(tenant_id=profile.tenant_id)
         if live:
@@ -227,6 +227,6 @@ class TenantService:
             )
         async with self.ctx.store.transaction() as tx:
             await self.ctx.store.secrets.clear(
-                SecretScope.tenant(profile.tenant_id), actor=actor, tx=tx
+                SecretScope.tenant(profile.tenant_id), actor=str(actor), tx=tx
             )
-            await self.ctx.store.tenants.delete(profile.tenant_id, actor=actor, tx=tx)
+            await self.ctx.store.tenants.delete(profile.tenant_id, actor=str(actor), tx=tx)

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from storage.pairing import PAIRING_CODE_PATTERN
+
 # OpenClaw's pairing alphabet: upper case, no 0 O 1 I.
-PAIRING_CODE_RE = re.compile(r"[A-HJ-NP-Z2-9]{8}")
 PROVIDER_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 SKILL_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -76,7 +77,7 @@ def pairing_code(raw: str) -> str:
     value = raw.strip()
     _require_ascii(value, "A pairing code")
     value = value.upper()
-    if not PAIRING_CODE_RE.fullmatch(value):
+    if not PAIRING_CODE_PATTERN.fullmatch(value):
         raise InvalidInput(
             "That is not a valid pairing code: a code has exactly 8 characters "
             "from A-Z and 2-9 (no 0, O, 1 or I)."

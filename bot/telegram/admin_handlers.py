@@ -30,6 +30,7 @@ from bot.telegram.guide import Guide, missing_value
 from bot.telegram.pairing_desk import PairingDesk
 from bot.telegram.parsing import ParseError, parse_args, parse_secret_command
 from bot.telegram.tenant_commands import TENANT_REMOVE, TenantCommands
+from storage.models import PairingState
 
 AUDIT_ENTRIES = 100
 
@@ -182,7 +183,7 @@ class AdminCommands:
     async def _status(self, call: Call, values: dict[str, str]) -> None:
         view = await self._deps.service.get_agent_machine(values["agent"])
         requests = await self._deps.store.pairing.for_agent(view.agent.id)
-        stuck = any(request.state.value == "stuck" for request in requests)
+        stuck = any(request.state is PairingState.STUCK for request in requests)
         keyboard = keyboards.restart_machine(view.agent.id) if stuck else None
         await reply(self._deps, call, render.agent_view(view, requests), keyboard)
 

@@ -23,6 +23,7 @@ from bot.telegram.deps import BotDeps
 from bot.telegram.end_user_commands import EndUserCommands
 from bot.telegram.errors import EXPECTED_ERRORS, explain
 from bot.telegram.pairing_desk import PairingDesk
+from storage.models import Actor
 
 log = logging.getLogger("bot.telegram.admin")
 
@@ -86,7 +87,7 @@ class AgentLifecycle:
             outcome = render.provisioned(result, None)
             if result.agent.telegram_user_id is None:
                 outcome += "\n" + await self._end_users.invite_for(
-                    result.agent, chat_id=chat_id, user_id=user_id, actor="system:resume"
+                    result.agent, chat_id=chat_id, user_id=user_id, actor=Actor.system("resume")
                 )
         else:
             error = resumed.error

@@ -62,11 +62,11 @@ from bot.telegram.deps import BotDeps
 from bot.telegram.messenger import NO_PREVIEW
 from bot.telegram.paging import PAGE_BUDGET, split_pages, with_counter
 from storage.errors import NotFoundError, StateTransitionError
-from storage.models import Alert
+from storage.models import Alert, AlertKind
 
 log = logging.getLogger("bot.telegram.alerts")
 
-CARD_KINDS = frozenset({"pairing_submitted", "pairing_stuck"})
+CARD_KINDS = frozenset({AlertKind.PAIRING_SUBMITTED, AlertKind.PAIRING_STUCK})
 # A digest names an alert in ~16 characters (an agent id and a space), this many to a line
 # (~135 characters), so a page (Telegram takes 4096) holds ~25 such lines after its titles.
 IDS_PER_DIGEST_LINE = 8
@@ -328,7 +328,7 @@ class AlertWorker:
                 request = await deps.store.pairing.get(request_id)
             except NotFoundError:
                 return Outgoing(render.alert(alert), None, (alert,))
-            if alert.kind == "pairing_stuck":
+            if alert.kind == AlertKind.PAIRING_STUCK:
                 text, markup = await cards.stuck_card(deps.store, request)
                 return Outgoing(text, markup, (alert,))
             text = await cards.pairing_card(deps.store, deps.people, request)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from storage import Store
-from storage.models import Agent
+from storage.models import Actor, Agent
 
 
 class Role(StrEnum):
@@ -23,10 +23,11 @@ class Role(StrEnum):
     STRANGER = "stranger"
 
 
-def actor(role: Role, telegram_user_id: int) -> str:
-    """The `actor` the fleet service and audit log expect: `admin:<id>` or `user:<id>`."""
-    kind = "admin" if role is Role.ADMIN else "user"
-    return f"{kind}:{telegram_user_id}"
+def actor(role: Role, telegram_user_id: int) -> Actor:
+    """The `actor` the fleet service expects: an admin, or else an end user, by Telegram id."""
+    if role is Role.ADMIN:
+        return Actor.admin(telegram_user_id)
+    return Actor.user(telegram_user_id)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from telegram import Update
 
 from bot.telegram.auth import Role, actor
+from storage.models import Actor
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Call:
         return self.chat_type == "private"
 
     @property
-    def actor(self) -> str:
+    def actor(self) -> Actor:
         return actor(self.role, self.user_id)
 
     @classmethod

@@ -16,7 +16,7 @@ from bot.telegram.admin_replies import Outcome, reply, working
 from bot.telegram.call import Call
 from bot.telegram.deps import BotDeps
 from bot.telegram.pairing_desk import PairingDesk
-from storage.models import Agent
+from storage.models import Actor, Agent
 
 MAX_PENDING_CARDS = 4
 
@@ -30,7 +30,7 @@ class EndUserCommands:
         username = self._deps.messenger.bot.username
         return f"https://t.me/{username}?start={token.get_secret_value()}"
 
-    async def invite_for(self, agent: Agent, *, chat_id: int, user_id: int, actor: str) -> str:
+    async def invite_for(self, agent: Agent, *, chat_id: int, user_id: int, actor: Actor) -> str:
         """A new invite, as the text for the answer in `chat_id`: the link itself in the
         admin's private chat; asked in a group, the link goes to the admin privately (in a
         group whoever clicks it first is linked) and the group reads only where it went."""

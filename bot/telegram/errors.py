@@ -31,7 +31,7 @@ from bot.telegram import render
 from bot.telegram.messenger import Messenger
 from bot.telegram.parsing import ParseError
 from storage import Store
-from storage.models import AlertSeverity
+from storage.models import AlertKind, AlertSeverity
 
 log = logging.getLogger("bot.telegram.errors")
 
@@ -87,7 +87,7 @@ class ErrorReporter:
                 log.warning("could not tell the user about error ref=%s: %s", ref, reply_error)
         kind = type(error).__name__ if error is not None else "unknown"
         await self._store.outbox.enqueue(
-            "bot_error",
+            AlertKind.BOT_ERROR,
             render.bot_error_alert(ref, where, kind),
             severity=AlertSeverity.WARNING,
             payload={"ref": ref},

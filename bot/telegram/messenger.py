@@ -36,11 +36,10 @@ from bot.telegram.paging import PageStore, fits, paginate, shortened
 from bot.telegram.rate_limit import ChatPacer, SlidingWindow
 from bot.telegram.update_order import lend_slot
 from storage import Store
-from storage.models import AlertSeverity, AuditOutcome
+from storage.models import Actor, AlertKind, AlertSeverity, AuditOutcome
 
 log = logging.getLogger("bot.telegram.messenger")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-OPS_CHAT_MOVED_KIND = "ops_chat_migrated"
 # Told (old chat id, new chat id) when Telegram answers that a group became a supergroup.
 ChatMoveListener = Callable[[int, int], Awaitable[None]]
 
@@ -89,7 +88,7 @@ class Messenger:
         self._blocked.add(chat_id)
         log.warning("chat %s refuses messages: %s", chat_id, error.message)
         await self._store.audit.record(
-            actor="system:telegram",
+            actor=str(Actor.system("telegram")),
             action="telegram.blocked",
             target=f"tg:{chat_id}",
             outcome=AuditOutcome.FAILED,
@@ -131,14 +130,14 @@ class Messenger:
             new_chat_id,
         )
         await self._store.outbox.enqueue(
-            OPS_CHAT_MOVED_KIND,
+            AlertKind.OPS_CHAT_MIGRATED,
             render.ops_chat_moved(new_chat_id),
             severity=AlertSeverity.CRITICAL,
-            dedupe_key=f"{OPS_CHAT_MOVED_KIND}:{new_chat_id}",
+            dedupe_key=f"{AlertKind.OPS_CHAT_MIGRATED}:{new_chat_id}",
             payload={"from_chat_id": old_chat_id, "to_chat_id": new_chat_id},
         )
         await self._store.audit.record(
-            actor="system:telegram",
+            actor=str(Actor.system("telegram")),
             action="telegram.ops_chat_moved",
             target=f"tg:{new_chat_id}",
             outcome=AuditOutcome.OK,

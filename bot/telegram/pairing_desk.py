@@ -21,7 +21,7 @@ from bot.telegram.deps import BotDeps
 from bot.telegram.errors import EXPECTED_ERRORS, explain
 from bot.telegram.live_progress import LiveProgress
 from bot.telegram.people import telegram_id_of
-from storage.models import PairingRequest, PairingSource, StuckResolution
+from storage.models import Actor, PairingRequest, PairingSource, StuckResolution
 
 log = logging.getLogger("bot.telegram.pairing")
 
@@ -88,7 +88,7 @@ class PairingDesk:
         # Telegram's queue (20 messages a minute in a group ops chat, edits included).
         try:
             result = await deps.service.approve_pairing_request(
-                request_id, actor=f"admin:{admin_id}"
+                request_id, actor=Actor.admin(admin_id)
             )
         except EXPECTED_ERRORS as error:
             current = await deps.store.pairing.get(request_id)
@@ -132,7 +132,7 @@ class PairingDesk:
         admin_name = deps.people.name(admin_id)
         try:
             try:
-                await deps.service.reject_pairing_request(request_id, actor=f"admin:{admin_id}")
+                await deps.service.reject_pairing_request(request_id, actor=Actor.admin(admin_id))
             except StateConflict:
                 current = await deps.store.pairing.get(request_id)
                 await deps.messenger.edit(
@@ -196,7 +196,7 @@ class PairingDesk:
         restart = await live.run(
             progress,
             lambda: deps.service.restart_agent_machine(
-                agent_ref, actor=f"admin:{admin_id}", progress=progress
+                agent_ref, actor=Actor.admin(admin_id), progress=progress
             ),
         )
         if restart is None:

@@ -24,7 +24,7 @@ from telegram import Bot, Update, WebhookInfo
 
 from bot.telegram import render
 from storage import Store
-from storage.models import AlertSeverity
+from storage.models import AlertKind, AlertSeverity
 
 log = logging.getLogger("bot.telegram.webhook")
 
@@ -110,6 +110,10 @@ def webhook_problems(
     return problems
 
 
+# The alert for each kind of problem `webhook_problems` keys by (`url:…`, `error:…`).
+_PROBLEM_ALERTS = {"url": AlertKind.WEBHOOK_URL, "error": AlertKind.WEBHOOK_ERROR}
+
+
 class WebhookWatch:
     """Checks Telegram's getWebhookInfo; reports each problem once while it lasts."""
 
@@ -128,7 +132,7 @@ class WebhookWatch:
                 continue
             log.error("webhook: %s", words)
             await self._store.outbox.enqueue(
-                f"webhook_{key.split(':', 1)[0]}",
+                _PROBLEM_ALERTS[key.split(":", 1)[0]],
                 words,
                 severity=AlertSeverity.CRITICAL,
                 dedupe_key=f"webhook:{key}",

@@ -24,6 +24,8 @@ from typing import Any
 OPENCLAW_VERSION = "2026.9.6"
 OPENCLAW_BUILD = "eb377ac"
 DEFAULT_MODEL = "openai/gpt-6-astra"
+# A copy of the product's `storage.pairing.PAIRING_CODE_ALPHABET`: the emulators import none of
+# the product, so the alphabet is spelled out here too (the tests check codes from both agree).
 PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 PAIRING_CODE_LENGTH = 8
 PAIRING_TTL_S = 3600.0

@@ -19,10 +19,11 @@ from bot.fleet.service import FleetService, ProvisionRequest
 from emulators.fly import FlyEmulator
 from flyclient import RetryPolicy
 from storage import Store
+from storage.models import Actor
 
 AGENT_BOT_TOKEN = "7000000001:AAAgentBotTokenForTestsOnly_abcdefgh"
 FLY_TOKEN = "fo1_test_token_for_the_emulator"
-ADMIN = "admin:1"
+ADMIN = Actor.admin(1)
 
 
 def make_defaults(**changes: Any) -> FleetDefaults:

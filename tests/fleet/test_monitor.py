@@ -31,12 +31,12 @@ async def _populate(fleet: Fleet, count: int, config: MachineConfig | None = Non
             agent = await fleet.store.agents.create(
                 tenant_id="acme",
                 user_id=f"u{index}",
-                actor=ADMIN,
+                actor=str(ADMIN),
                 status=AgentStatus.RUNNING,
                 fly_app="agents",
             )
             await fleet.store.agents.update(
-                agent.id, AgentChanges(machine_id=machine.id), actor=ADMIN
+                agent.id, AgentChanges(machine_id=machine.id), actor=str(ADMIN)
             )
             ids.append(machine.id)
     await fleet.control.post("/_emulator/rate-limits", json={"enabled": True})
@@ -141,12 +141,12 @@ async def test_a_revoked_token_is_alerted_and_other_apps_go_on(fly_emulator_fact
         agent = await fleet.store.agents.create(
             tenant_id="acme",
             user_id="u1",
-            actor=ADMIN,
+            actor=str(ADMIN),
             status=AgentStatus.RUNNING,
             fly_app="agents",
         )
         await fleet.store.agents.update(
-            agent.id, AgentChanges(machine_id="0123456789abcd"), actor=ADMIN
+            agent.id, AgentChanges(machine_id="0123456789abcd"), actor=str(ADMIN)
         )
         report = await Monitor(fleet.service.ctx).sweep()
         assert report.failed_apps == ["agents"]

@@ -160,7 +160,7 @@ async def test_bulk_targets_skip_agents_another_operation_owns(fleet: Fleet) -> 
     agents = await _running_agents(fleet, 4)
     first, second, third, fourth = (agent for agent, _ in agents)
     await fleet.service.bulk_lifecycle(BulkAction.STOP, [first, second], actor=ADMIN)
-    await fleet.store.agents.set_status(fourth, AgentStatus.RECREATING, actor=ADMIN)
+    await fleet.store.agents.set_status(fourth, AgentStatus.RECREATING, actor=str(ADMIN))
 
     to_stop = await fleet.service.bulk_targets(BulkAction.STOP)
     to_wake = await fleet.service.bulk_targets(BulkAction.WAKE, tenant_id="acme")

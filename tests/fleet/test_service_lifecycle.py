@@ -171,7 +171,7 @@ async def test_every_mutating_call_is_audited(fleet: Fleet) -> None:
     await fleet.service.create_agent_snapshot(agent.id, actor=ADMIN)
     await fleet.service.deprovision_agent_machine(agent.id, actor=ADMIN)
     entries = await fleet.store.audit.entries(limit=200)
-    actions = {(e.action, e.outcome) for e in entries if e.actor == ADMIN}
+    actions = {(e.action, e.outcome) for e in entries if e.actor == str(ADMIN)}
     for action in (
         "agent.provision",
         "agent.stop",

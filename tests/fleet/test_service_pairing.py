@@ -12,7 +12,7 @@ from bot.fleet.pairing_executor import PairingOutcome
 from bot.fleet.validation import InvalidInput
 from emulators.fly import FlyEmulator
 from storage import Store
-from storage.models import PairingState, StuckResolution
+from storage.models import Actor, PairingState, StuckResolution
 
 USER_A = 2002
 USER_B = 3003
@@ -20,7 +20,7 @@ USER_B = 3003
 
 async def _agent_for(fleet: Fleet, telegram_user_id: int = USER_A):  # type: ignore[no-untyped-def]
     agent = (await fleet.provision()).agent
-    return await fleet.store.agents.link_telegram_user(agent.id, telegram_user_id, actor=ADMIN)
+    return await fleet.store.agents.link_telegram_user(agent.id, telegram_user_id, actor=str(ADMIN))
 
 
 async def test_user_code_approved_by_an_admin_runs_once_and_pairs(fleet: Fleet) -> None:
@@ -37,7 +37,7 @@ async def test_user_code_approved_by_an_admin_runs_once_and_pairs(fleet: Fleet) 
     assert len(await fleet.execs("pairing approve")) == 1
     # Ownership was confirmed with the real list command before the approve.
     assert len(await fleet.execs("pairing list")) == 1
-    again = await fleet.service.approve_pairing_request(submitted.request.id, actor="admin:2")
+    again = await fleet.service.approve_pairing_request(submitted.request.id, actor=Actor.admin(2))
     assert again.outcome is PairingOutcome.ALREADY_HANDLED
     assert len(await fleet.execs("pairing approve")) == 1
 
@@ -70,7 +70,7 @@ async def test_twenty_concurrent_approvals_run_one_exec(fleet: Fleet) -> None:
     before = len((await fleet.control.get("/_emulator/requests")).json())
     results = await asyncio.gather(
         *(
-            fleet.service.approve_pairing_request(submitted.request.id, actor=f"admin:{i}")
+            fleet.service.approve_pairing_request(submitted.request.id, actor=Actor.admin(i))
             for i in range(20)
         )
     )
