@@ -196,48 +196,58 @@ class AlertWorker:
                 return wait
             if any(_resending(alert) for alert in outgoing.alerts):
                 outgoing = dataclasses.replace(outgoing, text=outgoing.text + render.RESENT_NOTE)
-            try:
-                await self._send_to_ops(outgoing)
-            except TimedOut as error:
-                # Sent, but no answer: Telegram may have carried it out.
-                await self._outcome_unknown(outgoing.alerts, str(error))
-                await self._retry_later(_alerts_of(plan[index + 1 :]), "not sent yet")
-                backoff = options.alert_backoff_base_s
-                self._paused_until = time.monotonic() + backoff
-                return backoff
-            except RetryAfter as error:
-                wait = retry_after_seconds(error)
-                await self._retry_later(_alerts_of(plan[index:]), str(error), delay_s=wait)
-                # Paused from now, so the alerts are due when the next round claims.
-                self._paused_until = time.monotonic() + wait
-                return wait
-            except Forbidden as error:
-                await deps.messenger.record_forbidden(deps.ops_chat_id, error)
-                await self._give_up(_alerts_of(plan[index:]), f"ops chat refused: {error.message}")
-                return options.alert_poll_interval_s
-            except BadRequest as error:
-                # This message was refused as such; the rest of the round may still go out.
-                log.error("ops chat refused an alert message: %s", error.message)
-                await self._retry_later(outgoing.alerts, f"refused: {error.message}")
-                continue
-            except ChatMigrated as error:
-                # The supergroup the ops chat moved to refused as well, which Telegram never
-                # does; the alerts wait rather than the worker spinning on it.
-                log.warning("the ops chat %s refused after its move: %s", deps.ops_chat_id, error)
-                await self._retry_later(_alerts_of(plan[index:]), f"ops chat moved: {error}")
-                return options.alert_backoff_max_s
-            except TelegramError as error:
-                log.warning("alert delivery failed, will retry: %s", error)
-                await self._retry_later(_alerts_of(plan[index:]), f"send failed: {error}")
-                backoff = options.alert_backoff_base_s
-                self._paused_until = time.monotonic() + backoff
-                return backoff
-            window.record()
-            self._next_slot = max(self._next_slot, time.monotonic()) + self._spacing_s()
-            for alert in outgoing.alerts:
-                with contextlib.suppress(StateTransitionError):
-                    await deps.store.outbox.mark_sent(alert.id)
+            wait_s = await self._deliver(plan, index, outgoing)
+            if wait_s is not None:
+                return wait_s
         return 0.0
+
+    async def _deliver(self, plan: list[Outgoing], index: int, outgoing: Outgoing) -> float | None:
+        """Send `plan[index]`; None when the round goes on, else how long to wait first (what
+        was not sent is rescheduled)."""
+        deps = self._deps
+        options = deps.options
+        try:
+            await self._send_to_ops(outgoing)
+        except TimedOut as error:
+            # Sent, but no answer: Telegram may have carried it out.
+            await self._outcome_unknown(outgoing.alerts, str(error))
+            await self._retry_later(_alerts_of(plan[index + 1 :]), "not sent yet")
+            backoff = options.alert_backoff_base_s
+            self._paused_until = time.monotonic() + backoff
+            return backoff
+        except RetryAfter as error:
+            wait = retry_after_seconds(error)
+            await self._retry_later(_alerts_of(plan[index:]), str(error), delay_s=wait)
+            # Paused from now, so the alerts are due when the next round claims.
+            self._paused_until = time.monotonic() + wait
+            return wait
+        except Forbidden as error:
+            await deps.messenger.record_forbidden(deps.ops_chat_id, error)
+            await self._give_up(_alerts_of(plan[index:]), f"ops chat refused: {error.message}")
+            return options.alert_poll_interval_s
+        except BadRequest as error:
+            # This message was refused as such; the rest of the round may still go out.
+            log.error("ops chat refused an alert message: %s", error.message)
+            await self._retry_later(outgoing.alerts, f"refused: {error.message}")
+            return None
+        except ChatMigrated as error:
+            # The supergroup the ops chat moved to refused as well, which Telegram never
+            # does; the alerts wait rather than the worker spinning on it.
+            log.warning("the ops chat %s refused after its move: %s", deps.ops_chat_id, error)
+            await self._retry_later(_alerts_of(plan[index:]), f"ops chat moved: {error}")
+            return options.alert_backoff_max_s
+        except TelegramError as error:
+            log.warning("alert delivery failed, will retry: %s", error)
+            await self._retry_later(_alerts_of(plan[index:]), f"send failed: {error}")
+            backoff = options.alert_backoff_base_s
+            self._paused_until = time.monotonic() + backoff
+            return backoff
+        deps.messenger.ops_window.record()
+        self._next_slot = max(self._next_slot, time.monotonic()) + self._spacing_s()
+        for alert in outgoing.alerts:
+            with contextlib.suppress(StateTransitionError):
+                await deps.store.outbox.mark_sent(alert.id)
+        return None
 
     async def _send_to_ops(self, outgoing: Outgoing) -> None:
         """Send one message to the ops chat; if its group became a supergroup, follow it there

@@ -14,6 +14,7 @@ The router never carries out a command itself and never logs a message's text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -32,6 +33,7 @@ from bot.telegram.parsing import (
     tenant_text_may_hold_secret,
 )
 from bot.telegram.user_handlers import UserCommands
+from storage.models import Agent
 
 log = logging.getLogger("bot.telegram.router")
 
@@ -83,28 +85,34 @@ class Router:
         name, rest = parsed.name, parsed.rest
         if name == "start" and rest:
             await self._users.start(call, rest)
-            return
-        if call.role is Role.ADMIN:
-            if call.private:
-                await self._deps.menus.ensure_admin(call.chat_id)
-            if name == "start":
-                name = "help"
-            if name in ADMIN_BY_NAME:
-                await self._admin.handle(call, name, rest, message_deleted=deleted)
-            else:
-                await self._deps.messenger.send(call.chat_id, render.UNKNOWN_COMMAND_LINE)
-            return
-        if call.role is Role.USER:
-            if name == "start":
-                await self._users.help(call)
-            elif name in USER_BY_NAME:
-                await self._users.handle(call, caller.agents, name, rest)
-            elif name in ADMIN_BY_NAME:
-                await self._refuse(call, render.ADMIN_ONLY_LINE)
-            else:
-                await self._deps.messenger.send(call.chat_id, render.UNKNOWN_COMMAND_LINE)
-            return
-        await self._refuse(call, render.STRANGER_LINE)
+        elif call.role is Role.ADMIN:
+            await self._admin_command(call, name, rest, deleted)
+        elif call.role is Role.USER:
+            await self._user_command(call, caller.agents, name, rest)
+        else:
+            await self._refuse(call, render.STRANGER_LINE)
+
+    async def _admin_command(self, call: Call, name: str, rest: str, deleted: bool | None) -> None:
+        if call.private:
+            await self._deps.menus.ensure_admin(call.chat_id)
+        if name == "start":
+            name = "help"
+        if name in ADMIN_BY_NAME:
+            await self._admin.handle(call, name, rest, message_deleted=deleted)
+        else:
+            await self._deps.messenger.send(call.chat_id, render.UNKNOWN_COMMAND_LINE)
+
+    async def _user_command(
+        self, call: Call, agents: Sequence[Agent], name: str, rest: str
+    ) -> None:
+        if name == "start":
+            await self._users.help(call)
+        elif name in USER_BY_NAME:
+            await self._users.handle(call, agents, name, rest)
+        elif name in ADMIN_BY_NAME:
+            await self._refuse(call, render.ADMIN_ONLY_LINE)
+        else:
+            await self._deps.messenger.send(call.chat_id, render.UNKNOWN_COMMAND_LINE)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if await self._expired_secret_answer(update, context.bot.id):
