@@ -96,6 +96,19 @@ async def test_a_restart_of_the_machine_from_outside_the_bot_frees_it_too(
         return any(e["status"] == "killed" for e in await bot.execs("models set"))
 
     await until(hung_one_killed, what="the restart to kill the hung command")
+
+    async def back_up() -> bool:
+        # As an operator would: the machine is running again and its gateway listening (a
+        # /pair sent before that is refused as "not ready", which is not what this tests).
+        for app in (await bot.driver.fly_state())["apps"]:
+            for machine in app["machines"]:
+                if machine["id"] == machine_id:
+                    return bool(
+                        machine["state"] == "started" and machine["emulator"]["gateway_listening"]
+                    )
+        return False
+
+    await until(back_up, what="the machine to be back up")
     code = await bot.pairing_code(machine_id, END_USER["id"])
     sent = await bot.send(ADMIN, f"/pair {agent_id} {code}")
     await bot.reply_to(ADMIN["id"], sent, "Paired", timeout=30)
