@@ -15,7 +15,8 @@ with ``FLYAGENTS_REQUIRE_SPECS=1`` they fail instead. The tests that need a spec
 one reason naming every missing spec, so a run without specs reports one skip line, not one per
 test. Emulators are imported inside the fixtures so the validators' own tests never depend on them.
 
-``SLOW_SUITES`` lists the suites that take minutes, or over ~20 s in one test (real OpenClaw
+``SLOW_SUITES`` lists the suites that take minutes, or over ~20 s in one test or one matrix of
+subprocess runs (real OpenClaw
 runtime, fresh clone, bench smoke, a clean-venv install, the offline demo): each of their tests
 is marked ``slow``, so ``make test-fast`` (``pytest -m "not slow"``) is the loop to live in and
 ``make test`` / CI run everything.
@@ -65,6 +66,9 @@ SLOW_SUITES: dict[str, str] = {
     "bench": "runs the benchmark scenarios (smoke size)",
     "test_packaging.py::test_dockerfile_install_steps_work_in_a_clean_venv": (
         "installs the project into a clean venv"
+    ),
+    "bot/test_settings.py::test_a_malformed_setting_stops_run_and_check_with_the_settings_error": (
+        "starts `python -m bot run` and `check` for each of 28 bad settings (~100 s in all)"
     ),
 }
 
