@@ -17,8 +17,9 @@ test. Emulators are imported inside the fixtures so the validators' own tests ne
 
 ``SLOW_SUITES`` lists the suites that take minutes, or over ~20 s in one test or one matrix of
 subprocess runs (real OpenClaw runtime, fresh clone, bench smoke, a clean-venv install, the
-offline demo, the settings matrix): each of their tests is marked ``slow``, so ``make test-fast`` (``pytest -m "not slow"``) is the loop to live in and
-``make test`` / CI run everything.
+offline demo, the settings matrix): each of their tests is marked ``slow``, so ``make
+test-fast`` (``pytest -m "not slow"``) is the loop to live in and ``make test`` / CI run
+everything.
 Nothing here may mock the code under test.
 """
 
