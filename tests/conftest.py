@@ -17,9 +17,9 @@ test. Emulators are imported inside the fixtures so the validators' own tests ne
 
 ``SLOW_SUITES`` lists the suites that take minutes, or over ~20 s in one test or one matrix of
 subprocess runs (real OpenClaw runtime, fresh clone, bench smoke, a clean-venv install, the
-offline demo, the settings matrix): each of their tests is marked ``slow``, so ``make
-test-fast`` (``pytest -m "not slow"``) is the loop to live in and ``make test`` / CI run
-everything.
+offline demo and console, the settings matrix, the fleet-scale tests): each of their tests is
+marked ``slow``, so ``make test-fast`` (``pytest -m "not slow"``) is the loop to live in and
+``make test`` / CI run everything.
 Nothing here may mock the code under test.
 """
 
@@ -62,6 +62,14 @@ SLOW_SUITES: dict[str, str] = {
     "e2e_real": "the real bot driving real OpenClaw agents end to end",
     "product/test_demo_real.py": "the demo with the real OpenClaw runtime",
     "product/test_demo.py": "plays the whole offline demo as a subprocess (~25 s)",
+    "product/test_console.py": "drives `python -m bot console` through stdin (~20 s)",
+    (
+        "flyclient/test_against_emulator.py::"
+        "test_the_limiter_keeps_a_200_machine_bulk_stop_free_of_429s"
+    ): "a bulk stop of 200 machines under Fly's rate limits (fleet scale)",
+    "fleet/test_monitor.py::test_a_sweep_of_500_machines_uses_one_list_call": (
+        "a monitor sweep over 500 machines (fleet scale)"
+    ),
     "product/test_fresh_clone.py": "clones the repository and installs it in a fresh venv",
     "bench": "runs the benchmark scenarios (smoke size)",
     "test_packaging.py::test_dockerfile_install_steps_work_in_a_clean_venv": (

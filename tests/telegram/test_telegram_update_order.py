@@ -120,7 +120,7 @@ async def test_a_slow_command_holds_its_own_chat_in_order_but_not_another_chat(
     await bot.fly_fault(
         {
             "route": {"method": "GET", "path_regex": f"machines/{machine_id}$"},
-            "latency_s": 12.0,
+            "latency_s": 8.0,
             "count": 1,
         }
     )
