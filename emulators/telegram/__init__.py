@@ -165,7 +165,8 @@ called the Bot API first is meant.
     List bots (id, names, webhook, pending updates, commands per scope, chats), or create
     or rename one: ``{"token": TOKEN, "first_name"?, "username"?, "privacy_mode"?: bool}``.
 ``POST /_emulator/faults`` (``GET`` shows the current ones); keys may be combined, each
-    optionally limited to one bot with ``"bot": TOKEN``:
+    optionally limited to one bot with ``"bot": TOKEN`` (and a counted fault to the calls
+    addressed to one chat with ``"chat_id": N`` inside it):
     ``{"rate_limit": {"method"?: "sendMessage", "count"?: 1, "retry_after"?: 1}}`` the
     next N matching calls answer 429; ``{"server_error": {"method"?, "count"?, "status"?:
     500}}`` they answer that 5xx; ``{"delay": {"method"?, "count"?, "seconds": S}}`` they

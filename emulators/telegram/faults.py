@@ -29,13 +29,16 @@ class CountedFault:
     retry_after: int = 1
     status: int = 500
     seconds: float = 0.0
+    # Only calls addressed to this chat (their `chat_id` parameter), when set.
+    chat_id: int | None = None
 
-    def matches(self, kind: CountedKind, bot_id: int, method: str) -> bool:
+    def matches(self, kind: CountedKind, bot_id: int, method: str, chat_id: int | None) -> bool:
         return (
             self.kind == kind
             and self.remaining > 0
             and (self.method is None or self.method == method.lower())
             and (self.bot_id is None or self.bot_id == bot_id)
+            and (self.chat_id is None or self.chat_id == chat_id)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -43,6 +46,7 @@ class CountedFault:
             "kind": self.kind,
             "method": self.method,
             "bot_id": self.bot_id,
+            "chat_id": self.chat_id,
             "remaining": self.remaining,
         }
         if self.kind == "rate_limit":
@@ -111,11 +115,15 @@ class Faults:
         method = body.get("method")
         if method is not None and (not isinstance(method, str) or not method):
             raise ValueError("method must be a method name")
+        chat_id = body.get("chat_id")
+        if chat_id is not None and (isinstance(chat_id, bool) or not isinstance(chat_id, int)):
+            raise ValueError("chat_id must be an integer")
         fault = CountedFault(
             kind,
             None if method in (None, "*") else method.lower(),
             bot_id,
             _positive_int(body, "count", 1),
+            chat_id=chat_id,
         )
         if kind == "rate_limit":
             fault.retry_after = _positive_int(body, "retry_after", 1)
@@ -130,9 +138,11 @@ class Faults:
             fault.seconds = seconds
         self.counted.append(fault)
 
-    def take(self, kind: CountedKind, bot_id: int, method: str) -> CountedFault | None:
+    def take(
+        self, kind: CountedKind, bot_id: int, method: str, chat_id: int | None = None
+    ) -> CountedFault | None:
         for fault in self.counted:
-            if fault.matches(kind, bot_id, method):
+            if fault.matches(kind, bot_id, method, chat_id):
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self.counted.remove(fault)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -49,6 +50,19 @@ def _respond(envelope: dict[str, Any], status: int) -> web.Response:
 def _file_part_description(part: web.FileField) -> str:
     size = len(part.file.read())
     return f"<file {part.filename} {size} bytes>"
+
+
+def _chat_id_of(parameters: Any) -> int | None:
+    """The call's `chat_id` parameter as a number (faults may target one chat), if it has one."""
+    if not isinstance(parameters, Mapping):
+        return None
+    value = parameters.get("chat_id")
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 async def _read_parameters(request: web.Request) -> tuple[str, Any, dict[str, Any]]:
@@ -230,7 +244,7 @@ class TelegramEmulator:
         if outage is not None and outage.mode == "disconnect":
             self._record(bot, method_name, request, encoding, received, 0, None)
             return await self._drop_connection(request)
-        delay = faults.take("delay", bot.id, method_name)
+        delay = faults.take("delay", bot.id, method_name, _chat_id_of(received))
         if delay is not None:
             await faults.hold_answer(delay.seconds)
         self._record(bot, method_name, request, encoding, received, status, envelope)
@@ -240,10 +254,11 @@ class TelegramEmulator:
         self, bot: BotState, method_name: str, raw: dict[str, Any]
     ) -> tuple[dict[str, Any], int]:
         world = self.world
-        limited = world.faults.take("rate_limit", bot.id, method_name)
+        chat_id = _chat_id_of(raw)
+        limited = world.faults.take("rate_limit", bot.id, method_name, chat_id)
         if limited is not None:
             raise too_many_requests(limited.retry_after)
-        failing = world.faults.take("server_error", bot.id, method_name)
+        failing = world.faults.take("server_error", bot.id, method_name, chat_id)
         if failing is not None:
             raise server_error(failing.status)
         method = find_method(method_name)

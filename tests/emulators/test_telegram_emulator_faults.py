@@ -213,6 +213,16 @@ async def test_held_answers_come_at_once_when_released(client: httpx.AsyncClient
     assert sorted(texts) == ["held 0", "held 1", "hello"]
 
 
+async def test_a_fault_for_one_chat_leaves_the_others_alone(client: httpx.AsyncClient) -> None:
+    await faults(client, {"server_error": {"method": "sendMessage", "chat_id": 1001, "count": 1}})
+
+    elsewhere = await call(client, "sendMessage", chat_id=-700, text="not this chat")
+    there = await call(client, "sendMessage", chat_id=1001, text="this chat")
+    again = await call(client, "sendMessage", chat_id=1001, text="spent")
+
+    assert [elsewhere.status_code, there.status_code, again.status_code] == [200, 500, 200]
+
+
 async def test_a_blocked_user_answers_403_until_unblocked(client: httpx.AsyncClient) -> None:
     await faults(client, {"blocked_user": {"chat_id": 1001}})
 

@@ -175,7 +175,8 @@ async def test_an_admin_is_answered_while_a_strangers_private_flood_is_still_que
     # stranger's chat is busy and the rest of the flood waits behind it.
     # Held until released below: however slow the machine, the flood is still queued while
     # the admin is answered.
-    await bot.tg_fault({"delay": {"method": "sendMessage", "count": 1, "seconds": 120}})
+    held = {"method": "sendMessage", "chat_id": STRANGER["id"], "count": 1, "seconds": 120}
+    await bot.tg_fault({"delay": held})
     for _ in range(60):
         await bot.send(STRANGER, "/list")
     await until(lambda: bot.bot_messages(STRANGER["id"]), what="the stranger's refusal")
@@ -199,7 +200,13 @@ async def test_admin_commands_and_card_presses_in_the_ops_group_go_before_a_stra
     request = (await bot.store.pairing.for_agent(agent_id))[-1]
     card = await bot.card_for(request.id)
 
-    await bot.tg_fault({"delay": {"method": "sendMessage", "count": 1, "seconds": 120}})
+    # Only the refusal in the ops group is held: every alert went out before.
+    async def no_alert_pending() -> bool:
+        return await bot.store.outbox.pending_count() == 0
+
+    await until(no_alert_pending, what="the alerts queued so far to go out")
+    held = {"method": "sendMessage", "chat_id": OPS_CHAT, "count": 1, "seconds": 120}
+    await bot.tg_fault({"delay": held})
     for _ in range(40):
         await bot.send(STRANGER, "/list", chat=OPS)
     await until(
